@@ -1,0 +1,67 @@
+// The VM configuration (docs/config.md) as plain data. cli/config_loader parses it from TOML
+// (toml++) and checks it as a whole.
+// Every error names the file, line and column of the value at fault and is reported before any
+// VM starts (exit code 2).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace nvmevm {
+
+// Where a value came from: a place in a config file, or a command-line flag.
+struct SourceLocation {
+    std::string file;  // config file path as given, or "command line"
+    uint32_t line = 0;
+    uint32_t column = 0;
+    [[nodiscard]] std::string str() const;  // "vm.toml:3:10" or "command line"
+};
+
+// A configuration error: one line, "FILE:LINE:COL: what is wrong".
+class ConfigError : public std::runtime_error {
+public:
+    ConfigError(const SourceLocation& where, const std::string& what)
+        : std::runtime_error(where.str() + ": " + what) {}
+};
+
+enum class DriveEngine { automatic, uring, nvme, null };
+
+struct DriveConfig {
+    std::string id;
+    std::filesystem::path path;  // resolved against the config file's folder
+    bool read_only = false;
+    DriveEngine engine = DriveEngine::automatic;
+    SourceLocation where;        // the [[drive]] table
+    SourceLocation path_where;   // the path value
+};
+
+enum class ConsoleKind { stdout_stream, none, file };
+
+struct VmConfig {
+    std::filesystem::path source;  // the config file
+
+    uint32_t vcpus = 1;
+    uint64_t memory_mib = 128;
+    SourceLocation vcpus_where, memory_where;
+
+    std::filesystem::path kernel;
+    std::optional<std::filesystem::path> initrd;
+    std::string cmdline;
+    SourceLocation kernel_where, initrd_where, cmdline_where;
+
+    ConsoleKind console = ConsoleKind::stdout_stream;
+    std::filesystem::path console_file;
+    SourceLocation console_where;
+
+    std::vector<DriveConfig> drives;
+};
+
+inline constexpr uint32_t kMaxVcpus = 64;
+inline constexpr uint64_t kMinMemoryMib = 16;
+inline constexpr size_t kMaxCmdlineBytes = 2047;  // boot protocol's cmdline_size for 2.06+ kernels
+
+}  // namespace nvmevm
