@@ -1,1 +1,9 @@
-int main() { return 0; }
+// nvmevm's entry point: everything testable lives in cli/command_line.cc.
+#include <iostream>
+
+#include "cli/command_line.h"
+#include "vmm/machine.h"
+
+int main(int argc, char** argv) {
+    return nvmevm::nvmevm_main(argc, argv, std::cout, std::cerr, nvmevm::run_machine);
+}

@@ -1,7 +1,118 @@
 #include "vmm/machine.h"
 
-namespace nvmevm {
+#include <pthread.h>
+#include <signal.h>
 
-VmOutcome run_machine(const VmConfig&) { return {VmEnd::vmm_error, 0, "not built yet"}; }
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "boot/kernel_image.h"
+#include "vmm/file_image.h"
+#include "vmm/kvm.h"
+#include "vmm/log.h"
+#include "vmm/platform.h"
+#include "vmm/process_stats.h"
+#include "vmm/vcpu.h"
+#include "vmm/vm_run_state.h"
+#include "vmm/x86_entry.h"
+
+namespace nvmevm {
+namespace {
+
+// Signals the main thread takes with sigwaitinfo. Blocked before any vCPU thread exists, so
+// every thread inherits the block and only the main thread ever sees them.
+sigset_t main_thread_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, kVmEndedSignal);
+    return set;
+}
+
+EntryState load_guest(const VmConfig& config, const GuestMemory& memory, uint64_t rsdp) {
+    const FileImage kernel = FileImage::open(config.kernel);
+    FileImage initrd;
+    if (config.initrd) initrd = FileImage::open(*config.initrd);
+    return load_kernel(memory, BootInputs{kernel.bytes(), initrd.bytes(), config.cmdline, rsdp});
+}
+
+// Runs the vCPU threads and ends them all, whatever happens, before the VM is torn down.
+class VcpuThreads {
+public:
+    VcpuThreads(std::vector<std::unique_ptr<Vcpu>>& vcpus, Platform& platform, VmRunState& state)
+        : vcpus_(vcpus), state_(state) {
+        state.set_kicker([this] { kick_all(); });
+        for (auto& vcpu : vcpus) {
+            threads_.emplace_back([&vcpu = *vcpu, &platform, &state] {
+                vcpu.run(platform.pio(), platform.mmio(), state, state.stopping());
+            });
+        }
+    }
+    ~VcpuThreads() {
+        state_.request_stop({VmEnd::vmm_error, 0, "VMM torn down"});  // no-op if already ended
+        kick_all();
+        for (auto& thread : threads_) thread.join();
+    }
+
+private:
+    void kick_all() {
+        for (auto& vcpu : vcpus_) vcpu->kick();
+    }
+    std::vector<std::unique_ptr<Vcpu>>& vcpus_;
+    VmRunState& state_;
+    std::vector<std::thread> threads_;
+};
+
+}  // namespace
+
+VmOutcome run_machine(const VmConfig& config) {
+    const sigset_t waited = main_thread_signals();
+    pthread_sigmask(SIG_BLOCK, &waited, nullptr);
+    install_vcpu_kick_handler();
+
+    KvmSystem kvm;
+    if (static_cast<int>(config.vcpus) > kvm.max_vcpus())
+        throw std::runtime_error("this host's KVM allows at most " +
+                                 std::to_string(kvm.max_vcpus()) + " vCPUs");
+    GuestMemory memory(config.memory_mib << 20);
+    KvmVm vm(kvm, memory);
+    VmRunState state(pthread_self());
+    Platform platform(config, memory, vm, state);
+
+    const EntryState entry = load_guest(config, memory, platform.acpi_rsdp());
+    write_entry_tables(memory);
+
+    std::vector<std::unique_ptr<Vcpu>> vcpus;
+    for (uint32_t i = 0; i < config.vcpus; ++i)
+        vcpus.push_back(std::make_unique<Vcpu>(kvm, vm, i, config.vcpus));
+    vcpus[0]->set_entry(entry);
+    logf(LogLevel::info, "VM ready after %.3f ms: %u vCPUs, %llu MiB", ms_since_start(std::chrono::steady_clock::now()),
+         config.vcpus, static_cast<unsigned long long>(config.memory_mib));
+
+    {
+        VcpuThreads threads(vcpus, platform, state);
+        for (;;) {
+            siginfo_t info{};
+            const int sig = sigwaitinfo(&waited, &info);
+            if (sig == SIGINT || sig == SIGTERM) {
+                state.request_stop({VmEnd::stopped, 0, sig == SIGINT ? "SIGINT" : "SIGTERM"});
+                break;
+            }
+            if (sig == kVmEndedSignal && state.outcome()) break;
+        }
+    }
+    platform.flush_console();
+
+    const uint64_t guest_kib = resident_kib(memory.host_backing());
+    const uint64_t peak_kib = peak_rss_kib();
+    logf(LogLevel::info, "VM ended after %.3f ms; peak RSS %llu KiB, guest RAM resident %llu KiB, "
+         "nvmevm's own %llu KiB",
+         ms_since_start(std::chrono::steady_clock::now()), static_cast<unsigned long long>(peak_kib),
+         static_cast<unsigned long long>(guest_kib),
+         static_cast<unsigned long long>(peak_kib > guest_kib ? peak_kib - guest_kib : 0));
+    return *state.outcome();
+}
 
 }  // namespace nvmevm

@@ -1,0 +1,252 @@
+#include "boot/acpi_tables.h"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "boot/acpi_structs.h"
+#include "boot/aml.h"
+#include "boot/kernel_image.h"
+#include "boot/layout.h"
+
+namespace nvmevm {
+namespace {
+
+constexpr uint64_t kRam = 64 << 20;
+
+std::vector<uint8_t> guest_bytes(const GuestMemory& memory, uint64_t addr, uint64_t len) {
+    std::vector<uint8_t> out(len);
+    EXPECT_TRUE(memory.read(GuestAddress{addr}, out));
+    return out;
+}
+
+// A table read back from guest memory by its header's length.
+std::vector<uint8_t> guest_table(const GuestMemory& memory, uint64_t addr) {
+    const auto header = memory.read_obj<acpi::TableHeader>(GuestAddress{addr});
+    EXPECT_TRUE(header);
+    return guest_bytes(memory, addr, header ? header->length : 0);
+}
+
+std::string signature(const std::vector<uint8_t>& table) {
+    return std::string(table.begin(), table.begin() + 4);
+}
+
+template <typename T>
+T at(const std::vector<uint8_t>& table, size_t offset) {
+    T value;
+    std::memcpy(&value, table.data() + offset, sizeof(T));
+    return value;
+}
+
+struct Tables {
+    uint64_t rsdp_addr;
+    acpi::Rsdp rsdp;
+    std::vector<uint8_t> xsdt, rsdt, fadt, madt, dsdt;
+};
+
+Tables read_tables(const GuestMemory& memory, uint64_t rsdp_addr) {
+    Tables t{};
+    t.rsdp_addr = rsdp_addr;
+    t.rsdp = memory.read_obj<acpi::Rsdp>(GuestAddress{rsdp_addr}).value();
+    t.xsdt = guest_table(memory, t.rsdp.xsdt_address);
+    t.rsdt = guest_table(memory, t.rsdp.rsdt_address);
+    t.fadt = guest_table(memory, at<uint64_t>(t.xsdt, 36));
+    t.madt = guest_table(memory, at<uint64_t>(t.xsdt, 44));
+    t.dsdt = guest_table(memory, at<uint64_t>(t.fadt, offsetof(acpi::Fadt, x_dsdt)));
+    return t;
+}
+
+TEST(AcpiTables, RsdpIsFoundByScanAndBothChecksumsHold) {
+    GuestMemory memory(kRam);
+    const uint64_t rsdp_addr = write_acpi_tables(memory, AcpiPlatform::for_vcpus(2));
+    EXPECT_EQ(rsdp_addr, layout::kAcpiTables);
+    EXPECT_EQ(rsdp_addr % 16, 0u);
+    const auto raw = guest_bytes(memory, rsdp_addr, 36);
+    EXPECT_EQ(std::string(raw.begin(), raw.begin() + 8), "RSD PTR ");
+    EXPECT_EQ(acpi::sum(std::span(raw).first(20)), 0);
+    EXPECT_EQ(acpi::sum(raw), 0);
+    const auto rsdp = memory.read_obj<acpi::Rsdp>(GuestAddress{rsdp_addr}).value();
+    EXPECT_EQ(rsdp.revision, 2);
+    EXPECT_EQ(rsdp.length, 36u);
+}
+
+TEST(AcpiTables, RootTablesListFadtAndMadtAndEveryChecksumHolds) {
+    GuestMemory memory(kRam);
+    const Tables t = read_tables(memory, write_acpi_tables(memory, AcpiPlatform::for_vcpus(2)));
+    EXPECT_EQ(signature(t.xsdt), "XSDT");
+    EXPECT_EQ(t.xsdt.size(), 36u + 2 * 8);
+    EXPECT_EQ(signature(t.rsdt), "RSDT");
+    ASSERT_EQ(t.rsdt.size(), 36u + 2 * 4);
+    EXPECT_EQ(at<uint32_t>(t.rsdt, 36), at<uint64_t>(t.xsdt, 36));
+    EXPECT_EQ(at<uint32_t>(t.rsdt, 40), at<uint64_t>(t.xsdt, 44));
+    EXPECT_EQ(signature(t.fadt), "FACP");
+    EXPECT_EQ(signature(t.madt), "APIC");
+    EXPECT_EQ(signature(t.dsdt), "DSDT");
+    for (const auto* table : {&t.xsdt, &t.rsdt, &t.fadt, &t.madt, &t.dsdt}) {
+        EXPECT_EQ(acpi::sum(*table), 0) << signature(*table);
+        EXPECT_EQ(std::string(table->begin() + 10, table->begin() + 16), "NVMEVM");
+    }
+    // All of it inside the BIOS area below 1 MiB, none overlapping the RSDP.
+    for (uint64_t addr : {at<uint64_t>(t.xsdt, 36), at<uint64_t>(t.xsdt, 44)}) {
+        EXPECT_GE(addr, layout::kAcpiTables + 36);
+        EXPECT_LT(addr, layout::kHighMemory);
+        EXPECT_EQ(addr % 16, 0u);
+    }
+}
+
+TEST(AcpiTables, FadtIsHardwareReducedWithSleepAndResetRegisters) {
+    const auto fadt_bytes = build_fadt(AcpiPlatform::for_vcpus(1), 0xE1000);
+    ASSERT_EQ(fadt_bytes.size(), 276u);
+    acpi::Fadt f;
+    std::memcpy(&f, fadt_bytes.data(), sizeof(f));
+    EXPECT_EQ(f.header.revision, 6);
+    EXPECT_EQ(f.header.length, 276u);
+    EXPECT_EQ(f.flags, (1u << 20) | (1u << 10));
+    EXPECT_EQ(f.x_dsdt, 0xE1000u);
+    EXPECT_EQ(f.dsdt, 0xE1000u);
+    EXPECT_EQ(f.sleep_control_reg.space_id, 1);  // SystemIO
+    EXPECT_EQ(f.sleep_control_reg.address, 0x600u);
+    EXPECT_EQ(f.sleep_control_reg.bit_width, 8);
+    EXPECT_EQ(f.sleep_status_reg.address, 0x601u);
+    EXPECT_EQ(f.reset_reg.space_id, 1);
+    EXPECT_EQ(f.reset_reg.address, 0x602u);
+    EXPECT_EQ(f.reset_value, 0x0f);
+    EXPECT_FALSE(f.iapc_boot_arch & acpi::kBootArchMsiNotSupported);  // virtio-pci needs MSI-X
+    EXPECT_TRUE(f.iapc_boot_arch & acpi::kBootArchVgaNotPresent);
+    EXPECT_EQ(f.pm1a_cnt_blk, 0u);  // hardware-reduced: no fixed hardware blocks
+    EXPECT_EQ(f.x_pm_tmr_blk.address, 0u);
+}
+
+TEST(AcpiTables, MadtHasOneEnabledLocalApicPerVcpuAndTheIoApic) {
+    const auto madt = build_madt(AcpiPlatform::for_vcpus(3));
+    EXPECT_EQ(at<uint32_t>(madt, 36), 0xFEE00000u);
+    EXPECT_EQ(at<uint32_t>(madt, 40), acpi::kMadtPcatCompat);
+    EXPECT_EQ(at<uint32_t>(madt, 4), madt.size());
+    EXPECT_EQ(madt.size(), 44u + 3 * 8 + 12 + 10 + 6);
+    size_t offset = 44;
+    int lapics = 0;
+    while (offset < madt.size()) {
+        const uint8_t type = madt[offset];
+        const uint8_t length = madt[offset + 1];
+        ASSERT_GE(length, 2);
+        if (type == acpi::kMadtTypeLocalApic) {
+            EXPECT_EQ(madt[offset + 2], lapics);  // processor UID
+            EXPECT_EQ(madt[offset + 3], lapics);  // APIC id
+            EXPECT_EQ(at<uint32_t>(madt, offset + 4), 1u);
+            ++lapics;
+        } else if (type == acpi::kMadtTypeIoApic) {
+            EXPECT_EQ(madt[offset + 2], 3);  // id after the last local APIC
+            EXPECT_EQ(at<uint32_t>(madt, offset + 4), 0xFEC00000u);
+            EXPECT_EQ(at<uint32_t>(madt, offset + 8), 0u);
+        } else if (type == acpi::kMadtTypeInterruptOverride) {
+            EXPECT_EQ(madt[offset + 3], 0);             // IRQ 0
+            EXPECT_EQ(at<uint32_t>(madt, offset + 4), 2u);  // GSI 2
+            EXPECT_EQ(at<uint16_t>(madt, offset + 8), 0x5);  // edge, active high
+        }
+        offset += length;
+    }
+    EXPECT_EQ(offset, madt.size());
+    EXPECT_EQ(lapics, 3);
+}
+
+TEST(AcpiTables, DsdtContainsTheExpectedNames) {
+    const auto dsdt = build_dsdt(AcpiPlatform::for_vcpus(1));
+    const std::string text(dsdt.begin(), dsdt.end());
+    for (const char* name : {"_S5_", "_SB_", "PCI0", "_HID", "_CRS", "_SEG", "_BBN", "COM1"}) {
+        EXPECT_NE(text.find(name), std::string::npos) << name;
+    }
+    const auto pnp0a03 = aml::eisa_id("PNP0A03");
+    EXPECT_NE(text.find(std::string(pnp0a03.begin(), pnp0a03.end())), std::string::npos);
+    AcpiPlatform no_com1 = AcpiPlatform::for_vcpus(1);
+    no_com1.com1 = false;
+    const auto smaller = build_dsdt(no_com1);
+    EXPECT_EQ(std::string(smaller.begin(), smaller.end()).find("COM1"), std::string::npos);
+}
+
+TEST(AcpiTables, UnsupportedPlatformsAreRefused) {
+    GuestMemory memory(kRam);
+    EXPECT_THROW((void)write_acpi_tables(memory, AcpiPlatform::for_vcpus(0)), BootError);
+    EXPECT_THROW((void)write_acpi_tables(memory, AcpiPlatform::for_vcpus(255)), BootError);
+    (void)write_acpi_tables(memory, AcpiPlatform::for_vcpus(254));
+    AcpiPlatform bad_window = AcpiPlatform::for_vcpus(1);
+    bad_window.pci_mmio_end = bad_window.pci_mmio_start;
+    EXPECT_THROW((void)write_acpi_tables(memory, bad_window), BootError);
+    std::vector<uint8_t> small(0x80000);  // RAM ends below the ACPI area
+    EXPECT_THROW((void)write_acpi_tables(GuestMemory::wrap(small), AcpiPlatform::for_vcpus(1)),
+                 BootError);
+}
+
+// The strongest check that the tables are well-formed: ACPICA's disassembler (the same
+// parser Linux uses) accepts them. Needs acpica-tools; skipped without it.
+class Iasl : public ::testing::Test {
+protected:
+    void SetUp() override {
+        iasl_ = "/usr/bin/iasl";
+        if (!std::filesystem::exists(iasl_)) GTEST_SKIP() << "iasl (acpica-tools) not installed";
+        char pattern[] = "/tmp/nvmevm-acpi-XXXXXX";
+        ASSERT_NE(mkdtemp(pattern), nullptr);
+        dir_ = pattern;
+    }
+    void TearDown() override {
+        if (!dir_.empty()) std::filesystem::remove_all(dir_);
+    }
+
+    // Disassembles `table` and returns the .dsl text; fails the test on a non-zero exit.
+    std::string disassemble(const std::string& name, const std::vector<uint8_t>& table) {
+        const auto path = dir_ / (name + ".dat");
+        std::ofstream(path, std::ios::binary)
+            .write(reinterpret_cast<const char*>(table.data()),
+                   static_cast<std::streamsize>(table.size()));
+        const std::string command = iasl_.string() + " -d " + path.string() + " > " +
+                                    (dir_ / (name + ".log")).string() + " 2>&1";
+        const int status = std::system(command.c_str());
+        std::stringstream log;
+        log << std::ifstream(dir_ / (name + ".log")).rdbuf();
+        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << log.str();
+        std::stringstream dsl;
+        dsl << std::ifstream(dir_ / (name + ".dsl")).rdbuf();
+        return dsl.str();
+    }
+
+    std::filesystem::path iasl_;
+    std::filesystem::path dir_;
+};
+
+TEST_F(Iasl, DisassemblesDsdt) {
+    const std::string dsl = disassemble("dsdt", build_dsdt(AcpiPlatform::for_vcpus(2)));
+    for (const char* want :
+         {"PNP0A03", "PNP0501", "_S5_", "Device (PCI0)", "Device (COM1)", "WordBusNumber",
+          "0x0CF8", "0x0CF7", "0x0D00", "0xC0000000", "0xFEBFFFFF", "IRQNoFlags", "0x03F8"}) {
+        EXPECT_NE(dsl.find(want), std::string::npos) << want << " not in:\n" << dsl;
+    }
+    EXPECT_EQ(dsl.find("Error"), std::string::npos) << dsl;
+}
+
+TEST_F(Iasl, DisassemblesFadt) {
+    const std::string dsl = disassemble("facp", build_fadt(AcpiPlatform::for_vcpus(2), 0xE0040));
+    for (const char* want : {"Hardware Reduced (V5) : 1", "Reset Register Supported : 1",
+                             "0000000000000600", "0000000000000601", "0000000000000602"}) {
+        EXPECT_NE(dsl.find(want), std::string::npos) << want << " not in:\n" << dsl;
+    }
+    EXPECT_EQ(dsl.find("Invalid"), std::string::npos) << dsl;
+}
+
+TEST_F(Iasl, DisassemblesMadt) {
+    const std::string dsl = disassemble("apic", build_madt(AcpiPlatform::for_vcpus(2)));
+    for (const char* want : {"Processor Local APIC", "I/O APIC", "Interrupt Source Override",
+                             "FEC00000", "FEE00000"}) {
+        EXPECT_NE(dsl.find(want), std::string::npos) << want << " not in:\n" << dsl;
+    }
+    EXPECT_EQ(dsl.find("Invalid"), std::string::npos) << dsl;
+}
+
+}  // namespace
+}  // namespace nvmevm

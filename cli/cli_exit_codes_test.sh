@@ -1,0 +1,63 @@
+#!/bin/sh
+# Runs the real nvmevm binary and checks the exit codes and messages of docs/exit-codes.md that
+# need no kernel and no /dev/kvm: help, version, bad command lines, bad configs.
+# Usage: cli_exit_codes_test.sh PATH/TO/nvmevm
+set -eu
+
+nvmevm=$1
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+
+failures=0
+fail() {
+    echo "FAIL: $*" >&2
+    failures=$((failures + 1))
+}
+
+# expect CODE TEXT -- ARGS...: runs nvmevm ARGS, checks the exit code and that TEXT appears in
+# its output (stdout and stderr together).
+expect() {
+    code=$1 text=$2
+    shift 3
+    set +e
+    "$nvmevm" "$@" >"$dir/out" 2>&1
+    got=$?
+    set -e
+    if [ "$got" -ne "$code" ]; then
+        fail "nvmevm $*: exit code $got, expected $code; output:"
+        cat "$dir/out" >&2
+    elif ! grep -qF -- "$text" "$dir/out"; then
+        fail "nvmevm $*: output lacks '$text'; output:"
+        cat "$dir/out" >&2
+    fi
+}
+
+expect 0 "Usage" -- --help
+expect 0 "--config" -- run --help
+expect 0 "nvmevm " -- --version
+expect 2 "nvmevm: error:" -- --no-such-flag
+expect 2 "nvmevm: error:" --
+expect 2 "nvmevm: error:" -- run
+expect 2 "nvmevm: error:" -- check --config "$dir/vm.toml" --log-level chatty
+expect 2 "nvmevm: error:" -- check --config "$dir/vm.toml" --vcpus many
+
+expect 2 "nvmevm: error: $dir/missing.toml: cannot open" -- check --config "$dir/missing.toml"
+
+printf '[machine]\nvcpus = 2\nmemory_mib = = 3\n' >"$dir/syntax.toml"
+expect 2 "nvmevm: error: $dir/syntax.toml:3:" -- check --config "$dir/syntax.toml"
+
+printf '[machine]\nvcpus = 0\n' >"$dir/zero.toml"
+expect 2 "$dir/zero.toml:2:9: vcpus must be between 1" -- check --config "$dir/zero.toml"
+
+printf '[boot]\nkernel = "no-such-kernel"\n' >"$dir/vm.toml"
+expect 2 "$dir/vm.toml:2:10: kernel" -- check --config "$dir/vm.toml"
+expect 2 "command line: --vcpus: vcpus must be between 1" -- run --config "$dir/vm.toml" --vcpus 0
+
+printf 'not a kernel, just text\n' >"$dir/text"
+expect 2 "not" -- check --config "$dir/vm.toml" --kernel "$dir/text"
+
+if [ "$failures" -ne 0 ]; then
+    echo "$failures check(s) failed" >&2
+    exit 1
+fi
+echo "all checks passed"

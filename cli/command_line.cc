@@ -1,0 +1,111 @@
+#include "cli/command_line.h"
+
+#include <CLI/CLI.hpp>
+#include <exception>
+#include <string>
+
+namespace nvmevm {
+namespace {
+
+#ifndef NVMEVM_VERSION
+#define NVMEVM_VERSION "unknown"
+#endif
+
+constexpr const char* kErrorPrefix = "nvmevm: error: ";
+
+// The overrides are the same for `run` and `check`, so that `check` validates exactly what
+// `run` would start. Only one subcommand is parsed, so both may write to the same CommandLine.
+void add_overrides(CLI::App& command, CommandLine& line) {
+    Overrides& o = line.overrides;
+    command.add_option("-c,--config", line.config, "VM configuration file (TOML)")->required();
+    command.add_option_function<int64_t>(
+        "--vcpus", [&o](const int64_t& v) { o.vcpus = v; },
+        "Number of vCPUs (overrides [machine] vcpus)");
+    command.add_option_function<int64_t>(
+        "--memory", [&o](const int64_t& v) { o.memory_mib = v; },
+        "Guest memory in MiB (overrides [machine] memory_mib)");
+    command.add_option_function<std::string>(
+        "--kernel", [&o](const std::string& v) { o.kernel = v; },
+        "Kernel image, relative to the working folder (overrides [boot] kernel)");
+    command.add_option_function<std::string>(
+        "--initrd", [&o](const std::string& v) { o.initrd = v; },
+        "Initial ramdisk, relative to the working folder (overrides [boot] initrd)");
+    command.add_option_function<std::string>(
+        "--cmdline", [&o](const std::string& v) { o.cmdline = v; },
+        "Kernel command line (overrides [boot] cmdline)");
+    command.add_option_function<std::string>(
+        "--console", [&o](const std::string& v) { o.console = v; },
+        "Console output: stdout, none or a file path (overrides [console] output)");
+}
+
+// Log lines a guest outcome deserves: an error for the ends that point at a problem.
+void log_outcome(const VmOutcome& outcome) {
+    const bool bad = outcome.end == VmEnd::vmm_error || outcome.end == VmEnd::guest_crashed;
+    logf(bad ? LogLevel::error : LogLevel::info, "%s%s%s", describe(outcome.end),
+         outcome.detail.empty() ? "" : ": ", outcome.detail.c_str());
+}
+
+}  // namespace
+
+ParsedCommandLine parse_command_line(int argc, const char* const* argv, std::ostream& out,
+                                     std::ostream& err) {
+    CommandLine line;
+    CLI::App app("nvmevm: a KVM microVM monitor with a fast virtio-blk", "nvmevm");
+    app.set_version_flag("--version", "nvmevm " NVMEVM_VERSION);
+    app.require_subcommand(1);
+    // Lets global options such as --log-level follow the subcommand too.
+    app.fallthrough();
+    std::string level = "warn";
+    app.add_option("--log-level", level, "Log level: error, warn, info or debug (default warn)")
+        ->check(CLI::IsMember({"error", "warn", "info", "debug"}));
+
+    CLI::App* run = app.add_subcommand("run", "Check the configuration and run the VM");
+    CLI::App* check = app.add_subcommand("check", "Check the configuration fully; start nothing");
+    add_overrides(*run, line);
+    add_overrides(*check, line);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::Success& e) {  // --help, --version
+        return {std::nullopt, app.exit(e, out, err)};
+    } catch (const CLI::ParseError& e) {
+        err << kErrorPrefix << e.what() << "\nRun 'nvmevm --help' for usage.\n";
+        return {std::nullopt, exit_code::usage};
+    }
+    line.command = check->parsed() ? CommandLine::Command::check : CommandLine::Command::run;
+    if (!parse_log_level(level, line.log_level)) line.log_level = LogLevel::warn;
+    return {std::move(line), 0};
+}
+
+int execute(const CommandLine& command, std::ostream& out, std::ostream& err,
+            const MachineRunner& runner) {
+    set_log_level(command.log_level);
+    VmConfig config;
+    try {
+        config = load_config_file(command.config, command.overrides);
+    } catch (const ConfigError& e) {
+        err << kErrorPrefix << e.what() << "\n";
+        return exit_code::usage;
+    }
+    if (command.command == CommandLine::Command::check) {
+        out << command.config.string() << ": ok\n";
+        return 0;
+    }
+    try {
+        const VmOutcome outcome = runner(config);
+        log_outcome(outcome);
+        return exit_code_for(outcome);
+    } catch (const std::exception& e) {
+        err << kErrorPrefix << e.what() << "\n";
+        return exit_code::vmm_error;
+    }
+}
+
+int nvmevm_main(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
+                const MachineRunner& runner) {
+    const ParsedCommandLine parsed = parse_command_line(argc, argv, out, err);
+    if (!parsed.command) return parsed.exit_code;
+    return execute(*parsed.command, out, err, runner);
+}
+
+}  // namespace nvmevm

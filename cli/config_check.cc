@@ -1,0 +1,221 @@
+// check_config: the checks that need the host. Each one names the file it looked at, resolved,
+// so that a relative path that resolved somewhere unexpected is plain to see.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <string>
+#include <system_error>
+
+#include "boot/kernel_image.h"
+#include "cli/config_loader.h"
+#include "cli/config_values.h"
+#include "vmm/file_image.h"
+#include "vmm/unique_fd.h"
+
+namespace nvmevm {
+namespace {
+
+namespace values = config_values;
+
+constexpr uint64_t kMiB = uint64_t{1} << 20;
+constexpr uint64_t kPage = 4096;
+// The initrd goes below the 32-bit PCI hole, and 1 MiB below the end of RAM so that a config
+// this check accepts also leaves room for anything placed at the top of low memory. Stricter
+// than boot/initrd.cc by that reserve, never looser.
+constexpr uint64_t kInitrdCeiling = uint64_t{3} << 30;
+constexpr uint64_t kInitrdTopReserve = kMiB;
+
+std::string quoted(const std::filesystem::path& path) {
+    return "\"" + path.string() + "\"";
+}
+
+std::string mib(uint64_t bytes) {
+    char text[64];
+    std::snprintf(text, sizeof text, "%.1f MiB", static_cast<double>(bytes) / kMiB);
+    return text;
+}
+
+std::string hex(uint64_t value) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%#llx", static_cast<unsigned long long>(value));
+    return text;
+}
+
+[[noreturn]] void fail_errno(const SourceLocation& where, std::string_view what,
+                             const std::filesystem::path& path, int error) {
+    throw ConfigError(where, std::string(what) + " " + quoted(path) + ": " + std::strerror(error));
+}
+
+// A file the VM will read whole (kernel, initrd) must be a readable, non-empty regular file.
+// Opened rather than just stat'ed so that a file nvmevm may not read fails here, not at boot.
+struct stat check_regular_file(std::string_view what, const std::filesystem::path& path,
+                               const SourceLocation& where) {
+    struct stat st {};
+    const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) fail_errno(where, what, path, errno);
+    if (::fstat(fd.get(), &st) != 0) fail_errno(where, what, path, errno);
+    if (S_ISDIR(st.st_mode)) {
+        throw ConfigError(where,
+                          std::string(what) + " " + quoted(path) + " is a folder, not a file");
+    }
+    if (!S_ISREG(st.st_mode)) {
+        throw ConfigError(where, std::string(what) + " " + quoted(path) + " is not a regular file");
+    }
+    if (st.st_size == 0)
+        throw ConfigError(where, std::string(what) + " " + quoted(path) + " is empty");
+    return st;
+}
+
+void check_memory(const VmConfig& config) {
+    (void)values::memory_mib(static_cast<int64_t>(config.memory_mib), config.memory_where);
+    const std::optional<uint64_t> host = host_memory_mib();
+    if (host && config.memory_mib > *host) {
+        throw ConfigError(config.memory_where, "memory_mib = " + std::to_string(config.memory_mib) +
+                                                   " is more than this host has (MemTotal " +
+                                                   std::to_string(*host) + " MiB)");
+    }
+}
+
+KernelInfo check_kernel(const VmConfig& config) {
+    const SourceLocation& where = config.kernel_where;
+    if (config.kernel.empty()) {
+        throw ConfigError(where, "no kernel: add kernel = \"PATH\" to [boot] (or use --kernel)");
+    }
+    const struct stat st = check_regular_file("kernel", config.kernel, where);
+    const uint64_t memory = config.memory_mib * kMiB;
+    if (static_cast<uint64_t>(st.st_size) > memory) {
+        throw ConfigError(where, "kernel " + quoted(config.kernel) + " is " +
+                                     mib(static_cast<uint64_t>(st.st_size)) +
+                                     ", more than the guest's memory (" +
+                                     std::to_string(config.memory_mib) + " MiB)");
+    }
+    // Mapped, not read: probing touches only the headers it looks at.
+    KernelInfo info{};
+    try {
+        const FileImage image = FileImage::open(config.kernel);
+        info = probe_kernel(image.bytes());
+    } catch (const BootError& e) {
+        throw ConfigError(where, "kernel " + quoted(config.kernel) + ": " + e.what());
+    } catch (const std::system_error& e) {
+        throw ConfigError(where, std::string("cannot map kernel: ") + e.what());
+    }
+    if (info.load_end > memory) {
+        throw ConfigError(where, "kernel " + quoted(config.kernel) + " loads up to " +
+                                     hex(info.load_end) + ", beyond the guest's memory (" +
+                                     std::to_string(config.memory_mib) + " MiB)");
+    }
+    return info;
+}
+
+void check_initrd(const VmConfig& config, const KernelInfo& kernel) {
+    if (!config.initrd) return;
+    const SourceLocation& where = config.initrd_where;
+    const struct stat st = check_regular_file("initrd", *config.initrd, where);
+    const uint64_t size = static_cast<uint64_t>(st.st_size);
+
+    uint64_t top = std::min(config.memory_mib * kMiB, kInitrdCeiling);
+    if (kernel.initrd_addr_max < top) top = kernel.initrd_addr_max + 1;  // addr_max is inclusive
+    top = top > kInitrdTopReserve ? top - kInitrdTopReserve : 0;
+    top &= ~(kPage - 1);
+    // The loader starts the initrd on a page boundary above the kernel (boot/initrd.cc).
+    const uint64_t floor = (kernel.load_end + kPage - 1) & ~(kPage - 1);
+    const uint64_t room = top > floor ? top - floor : 0;
+    if (size > room) {
+        throw ConfigError(where, "initrd " + quoted(*config.initrd) + " is " + mib(size) +
+                                     " but only " + mib(room) + " fit between the kernel's end (" +
+                                     hex(floor) + ") and " + hex(top) +
+                                     "; raise memory_mib or use a smaller initrd");
+    }
+}
+
+void check_console(const VmConfig& config) {
+    if (config.console != ConsoleKind::file) return;
+    const SourceLocation& where = config.console_where;
+    const std::filesystem::path& file = config.console_file;
+    std::filesystem::path folder = file.parent_path();
+    if (folder.empty()) folder = ".";
+    struct stat st {};
+    if (::stat(folder.c_str(), &st) != 0) {
+        fail_errno(where, "console output: cannot use folder", folder, errno);
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        throw ConfigError(where, "console output: " + quoted(folder) + " is not a folder");
+    }
+    if (::stat(file.c_str(), &st) == 0) {
+        if (S_ISDIR(st.st_mode)) {
+            throw ConfigError(where, "console output " + quoted(file) + " is a folder");
+        }
+        if (::faccessat(AT_FDCWD, file.c_str(), W_OK, AT_EACCESS) != 0) {
+            fail_errno(where, "console output: cannot write", file, errno);
+        }
+    } else if (::faccessat(AT_FDCWD, folder.c_str(), W_OK | X_OK, AT_EACCESS) != 0) {
+        fail_errno(where, "console output: cannot create a file in", folder, errno);
+    }
+}
+
+void check_drive(const DriveConfig& drive) {
+    if (drive.path.empty() && drive.engine == DriveEngine::null) return;
+    const std::string name = "drive \"" + drive.id + "\": path";
+    if (drive.path.empty())
+        throw ConfigError(drive.where, "drive \"" + drive.id + "\" has no path");
+    struct stat st {};
+    if (::stat(drive.path.c_str(), &st) != 0) fail_errno(drive.path_where, name, drive.path, errno);
+    if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode) && !S_ISCHR(st.st_mode)) {
+        throw ConfigError(
+            drive.path_where,
+            name + " " + quoted(drive.path) +
+                (S_ISDIR(st.st_mode) ? " is a folder" : " is not a file or a device"));
+    }
+    // faccessat rather than open: opening some character devices has side effects.
+    if (::faccessat(AT_FDCWD, drive.path.c_str(), R_OK, AT_EACCESS) != 0) {
+        fail_errno(drive.path_where, name + ": cannot read", drive.path, errno);
+    }
+    if (!drive.read_only && ::faccessat(AT_FDCWD, drive.path.c_str(), W_OK, AT_EACCESS) != 0) {
+        const int error = errno;
+        throw ConfigError(drive.path_where, name + ": cannot write " + quoted(drive.path) + ": " +
+                                                std::strerror(error) +
+                                                " (set read_only = true to attach it read-only)");
+    }
+}
+
+void check_drives(const VmConfig& config) {
+    std::set<std::string> ids;
+    for (const DriveConfig& drive : config.drives) {
+        values::drive_id(drive.id, drive.where);
+        if (!ids.insert(drive.id).second) {
+            throw ConfigError(drive.where, "drive id \"" + drive.id + "\" is used twice");
+        }
+        check_drive(drive);
+    }
+}
+
+}  // namespace
+
+std::optional<uint64_t> host_memory_mib() {
+    std::ifstream meminfo("/proc/meminfo");
+    std::string line;
+    while (std::getline(meminfo, line)) {
+        unsigned long long kib = 0;
+        if (std::sscanf(line.c_str(), "MemTotal: %llu kB", &kib) == 1) return kib / 1024;
+    }
+    return std::nullopt;
+}
+
+void check_config(const VmConfig& config) {
+    (void)values::vcpus(config.vcpus, config.vcpus_where);
+    check_memory(config);
+    const KernelInfo kernel = check_kernel(config);
+    check_initrd(config, kernel);
+    values::cmdline(config.cmdline, config.cmdline_where);
+    check_console(config);
+    check_drives(config);
+}
+
+}  // namespace nvmevm

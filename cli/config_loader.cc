@@ -1,0 +1,70 @@
+// The config file as a whole: reading it, applying command-line overrides, and the order of
+// the stages (docs/config.md).
+#include "cli/config_loader.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "cli/config_values.h"
+
+namespace nvmevm {
+
+namespace values = config_values;
+
+VmConfig read_config_file(const std::filesystem::path& source) {
+    const SourceLocation file{source.string(), 0, 0};
+    std::error_code error;
+    if (std::filesystem::is_directory(source, error)) {
+        throw ConfigError(file, "is a folder, not a config file");
+    }
+    std::ifstream in(source, std::ios::binary);
+    if (!in)
+        throw ConfigError(file, std::string("cannot open config file: ") + std::strerror(errno));
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (in.bad()) throw ConfigError(file, "cannot read config file");
+    return parse_config(text.str(), source);
+}
+
+void apply_overrides(VmConfig& config, const Overrides& overrides) {
+    // Paths on the command line are relative to the working folder, as a shell user expects,
+    // not to the config file's folder.
+    const std::filesystem::path here;
+    if (overrides.vcpus) {
+        config.vcpus_where = values::command_line("--vcpus");
+        config.vcpus = values::vcpus(*overrides.vcpus, config.vcpus_where);
+    }
+    if (overrides.memory_mib) {
+        config.memory_where = values::command_line("--memory");
+        config.memory_mib = values::memory_mib(*overrides.memory_mib, config.memory_where);
+    }
+    if (overrides.kernel) {
+        config.kernel_where = values::command_line("--kernel");
+        config.kernel =
+            values::path("--kernel", overrides.kernel->string(), here, config.kernel_where);
+    }
+    if (overrides.initrd) {
+        config.initrd_where = values::command_line("--initrd");
+        config.initrd =
+            values::path("--initrd", overrides.initrd->string(), here, config.initrd_where);
+    }
+    if (overrides.cmdline) {
+        config.cmdline_where = values::command_line("--cmdline");
+        values::cmdline(*overrides.cmdline, config.cmdline_where);
+        config.cmdline = *overrides.cmdline;
+    }
+    if (overrides.console) {
+        values::console(config, *overrides.console, here, values::command_line("--console"));
+    }
+}
+
+VmConfig load_config_file(const std::filesystem::path& source, const Overrides& overrides) {
+    VmConfig config = read_config_file(source);
+    apply_overrides(config, overrides);
+    check_config(config);
+    return config;
+}
+
+}  // namespace nvmevm

@@ -1,0 +1,263 @@
+// The TOML side of the config: syntax (toml++), schema (which tables and keys exist, and
+// their types) and the value checks of cli/config_values. Walks every table in file order so
+// that, of several mistakes, the first one in the file is the one reported.
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cli/config_loader.h"
+#include "cli/config_values.h"
+
+namespace nvmevm {
+namespace {
+
+namespace values = config_values;
+
+const char* a_type(toml::node_type type) {
+    switch (type) {
+        case toml::node_type::none:
+            return "nothing";
+        case toml::node_type::table:
+            return "a table";
+        case toml::node_type::array:
+            return "an array";
+        case toml::node_type::string:
+            return "a string";
+        case toml::node_type::integer:
+            return "an integer";
+        case toml::node_type::floating_point:
+            return "a floating-point number";
+        case toml::node_type::boolean:
+            return "a boolean";
+        case toml::node_type::date:
+            return "a date";
+        case toml::node_type::time:
+            return "a time";
+        case toml::node_type::date_time:
+            return "a date-time";
+    }
+    return "something else";
+}
+
+using Entry = std::pair<const toml::key*, const toml::node*>;
+
+bool before(const toml::source_position& a, const toml::source_position& b) {
+    return a.line != b.line ? a.line < b.line : a.column < b.column;
+}
+
+// toml::table keeps keys sorted by name; users read files top to bottom.
+std::vector<Entry> in_file_order(const toml::table& table) {
+    std::vector<Entry> entries;
+    for (const auto& [key, node] : table) entries.emplace_back(&key, &node);
+    std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+        return before(a.first->source().begin, b.first->source().begin);
+    });
+    return entries;
+}
+
+class Parser {
+  public:
+    explicit Parser(const std::filesystem::path& source)
+        : file_(source.string()), base_(source.parent_path()) {}
+
+    VmConfig parse(const toml::table& root) {
+        VmConfig config;
+        config.source = file_;
+        const SourceLocation top{file_, 1, 1};
+        config.vcpus_where = config.memory_where = config.kernel_where = top;
+        config.initrd_where = config.cmdline_where = config.console_where = top;
+        for (const auto& [key, node] : in_file_order(root)) {
+            const std::string name(key->str());
+            if (name == "machine") {
+                machine(table(*key, *node), config);
+            } else if (name == "boot") {
+                boot(table(*key, *node), config);
+            } else if (name == "console") {
+                console(table(*key, *node), config);
+            } else if (name == "drive") {
+                drives(*key, *node, config);
+            } else if (node->is_table()) {
+                throw ConfigError(at(*node), "unknown table [" + name +
+                                                 "]: the tables are [machine], [boot], "
+                                                 "[console] and [[drive]]");
+            } else {
+                throw ConfigError(at(*key), "unknown key \"" + name +
+                                                "\" at the top level: keys belong in [machine], "
+                                                "[boot], [console] or [[drive]]");
+            }
+        }
+        return config;
+    }
+
+  private:
+    SourceLocation at(const toml::source_region& region) const {
+        return SourceLocation{file_, region.begin.line, region.begin.column};
+    }
+    // Keys made implicitly (the "a" of [a.b]) may carry no position; fall back to line 1.
+    SourceLocation at(const toml::key& key) const {
+        if (key.source().begin.line == 0) return SourceLocation{file_, 1, 1};
+        return at(key.source());
+    }
+    SourceLocation at(const toml::node& node) const {
+        if (node.source().begin.line == 0) return SourceLocation{file_, 1, 1};
+        return at(node.source());
+    }
+
+    const toml::table& table(const toml::key& key, const toml::node& node) const {
+        if (const toml::table* t = node.as_table()) return *t;
+        throw ConfigError(at(node), "[" + std::string(key.str()) + "] must be a table, not " +
+                                        a_type(node.type()));
+    }
+
+    [[noreturn]] void unknown_key(const toml::key& key, std::string_view table,
+                                  std::string_view known) const {
+        throw ConfigError(at(key), "unknown key \"" + std::string(key.str()) + "\" in " +
+                                       std::string(table) + " (known keys: " + std::string(known) +
+                                       ")");
+    }
+
+    [[noreturn]] void wrong_type(const toml::key& key, const toml::node& node,
+                                 std::string_view wanted) const {
+        throw ConfigError(at(node), std::string(key.str()) + " must be " + std::string(wanted) +
+                                        ", not " + a_type(node.type()));
+    }
+
+    int64_t integer(const toml::key& key, const toml::node& node) const {
+        if (const auto* v = node.as_integer()) return v->get();
+        wrong_type(key, node, "an integer");
+    }
+    const std::string& string(const toml::key& key, const toml::node& node) const {
+        if (const auto* v = node.as_string()) return v->get();
+        wrong_type(key, node, "a string");
+    }
+    bool boolean(const toml::key& key, const toml::node& node) const {
+        if (const auto* v = node.as_boolean()) return v->get();
+        wrong_type(key, node, "true or false");
+    }
+
+    void machine(const toml::table& table, VmConfig& config) const {
+        for (const auto& [key, node] : in_file_order(table)) {
+            const std::string name(key->str());
+            if (name == "vcpus") {
+                config.vcpus_where = at(*node);
+                config.vcpus = values::vcpus(integer(*key, *node), config.vcpus_where);
+            } else if (name == "memory_mib") {
+                config.memory_where = at(*node);
+                config.memory_mib = values::memory_mib(integer(*key, *node), config.memory_where);
+            } else {
+                unknown_key(*key, "[machine]", "vcpus, memory_mib");
+            }
+        }
+    }
+
+    void boot(const toml::table& table, VmConfig& config) const {
+        // Until a kernel key is seen, a "missing kernel" error points at the [boot] table.
+        config.kernel_where = at(table);
+        for (const auto& [key, node] : in_file_order(table)) {
+            const std::string name(key->str());
+            if (name == "kernel") {
+                config.kernel_where = at(*node);
+                config.kernel =
+                    values::path("kernel", string(*key, *node), base_, config.kernel_where);
+            } else if (name == "initrd") {
+                config.initrd_where = at(*node);
+                config.initrd =
+                    values::path("initrd", string(*key, *node), base_, config.initrd_where);
+            } else if (name == "cmdline") {
+                config.cmdline_where = at(*node);
+                config.cmdline = string(*key, *node);
+                values::cmdline(config.cmdline, config.cmdline_where);
+            } else {
+                unknown_key(*key, "[boot]", "kernel, initrd, cmdline");
+            }
+        }
+    }
+
+    void console(const toml::table& table, VmConfig& config) const {
+        for (const auto& [key, node] : in_file_order(table)) {
+            if (key->str() == "output") {
+                values::console(config, string(*key, *node), base_, at(*node));
+            } else {
+                unknown_key(*key, "[console]", "output");
+            }
+        }
+    }
+
+    void drives(const toml::key& key, const toml::node& node, VmConfig& config) const {
+        if (node.is_table()) {
+            throw ConfigError(at(node),
+                              "drives are a list: write [[drive]] (two brackets), not [drive]");
+        }
+        const toml::array* list = node.as_array();
+        if (list == nullptr) {
+            throw ConfigError(at(key), "drive must be a list of [[drive]] tables, not " +
+                                           std::string(a_type(node.type())));
+        }
+        std::set<std::string> ids;
+        for (const toml::node& element : *list) {
+            const toml::table* t = element.as_table();
+            if (t == nullptr) {
+                throw ConfigError(at(element), "each drive must be a table ([[drive]]), not " +
+                                                   std::string(a_type(element.type())));
+            }
+            DriveConfig d = drive(*t);
+            if (!ids.insert(d.id).second) {
+                throw ConfigError(d.where, "drive id \"" + d.id + "\" is used twice");
+            }
+            config.drives.push_back(std::move(d));
+        }
+    }
+
+    DriveConfig drive(const toml::table& table) const {
+        DriveConfig d;
+        d.where = at(table);
+        d.path_where = d.where;
+        bool has_id = false;
+        for (const auto& [key, node] : in_file_order(table)) {
+            const std::string name(key->str());
+            if (name == "id") {
+                d.id = string(*key, *node);
+                values::drive_id(d.id, at(*node));
+                has_id = true;
+            } else if (name == "path") {
+                d.path_where = at(*node);
+                d.path = values::path("path", string(*key, *node), base_, d.path_where);
+            } else if (name == "read_only") {
+                d.read_only = boolean(*key, *node);
+            } else if (name == "engine") {
+                d.engine = values::engine(string(*key, *node), at(*node));
+            } else {
+                unknown_key(*key, "[[drive]]", "id, path, read_only, engine");
+            }
+        }
+        if (!has_id) throw ConfigError(d.where, "drive has no id: add id = \"...\"");
+        // The null engine completes every request without touching a file (for measuring
+        // the VMM alone), so it is the one engine that needs no path.
+        if (d.path.empty() && d.engine != DriveEngine::null) {
+            throw ConfigError(d.where, "drive \"" + d.id + "\" has no path: add path = \"...\"");
+        }
+        return d;
+    }
+
+    std::string file_;
+    std::filesystem::path base_;
+};
+
+}  // namespace
+
+VmConfig parse_config(std::string_view text, const std::filesystem::path& source) {
+    toml::table root;
+    try {
+        root = toml::parse(text, source.string());
+    } catch (const toml::parse_error& e) {
+        const SourceLocation where{source.string(), e.source().begin.line, e.source().begin.column};
+        throw ConfigError(where, "TOML syntax error: " + std::string(e.description()));
+    }
+    return Parser(source).parse(root);
+}
+
+}  // namespace nvmevm

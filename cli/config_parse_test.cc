@@ -1,0 +1,273 @@
+// parse_config: the TOML schema and value checks, without touching the file system.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "cli/config_loader.h"
+#include "cli/config_test_support.h"
+
+namespace nvmevm {
+namespace {
+
+using testing::config_error;
+
+const std::filesystem::path kSource = "/configs/vm.toml";
+
+TEST(ConfigParse, FullConfig) {
+    const VmConfig c = parse_config(R"(# a comment
+[machine]
+vcpus = 4
+memory_mib = 512
+
+[boot]
+kernel = "images/vmlinux"
+initrd = "/abs/initrd.img"
+cmdline = "console=ttyS0 quiet"
+
+[console]
+output = "logs/console.txt"
+
+[[drive]]
+id = "root"
+path = "disk.img"
+
+[[drive]]
+id = "scratch_2"
+path = "/dev/nvme0n1"
+read_only = true
+engine = "uring"
+)",
+                                    kSource);
+    EXPECT_EQ(c.vcpus, 4u);
+    EXPECT_EQ(c.memory_mib, 512u);
+    EXPECT_EQ(c.vcpus_where.str(), "/configs/vm.toml:3:9");
+    EXPECT_EQ(c.memory_where.str(), "/configs/vm.toml:4:14");
+    // Relative paths resolve against the config file's folder; absolute ones stay.
+    EXPECT_EQ(c.kernel, "/configs/images/vmlinux");
+    EXPECT_EQ(c.kernel_where.str(), "/configs/vm.toml:7:10");
+    ASSERT_TRUE(c.initrd.has_value());
+    EXPECT_EQ(*c.initrd, "/abs/initrd.img");
+    EXPECT_EQ(c.cmdline, "console=ttyS0 quiet");
+    EXPECT_EQ(c.console, ConsoleKind::file);
+    EXPECT_EQ(c.console_file, "/configs/logs/console.txt");
+    ASSERT_EQ(c.drives.size(), 2u);
+    EXPECT_EQ(c.drives[0].id, "root");
+    EXPECT_EQ(c.drives[0].path, "/configs/disk.img");
+    EXPECT_FALSE(c.drives[0].read_only);
+    EXPECT_EQ(c.drives[0].engine, DriveEngine::automatic);
+    EXPECT_EQ(c.drives[0].where.str(), "/configs/vm.toml:14:1");
+    EXPECT_EQ(c.drives[0].path_where.str(), "/configs/vm.toml:16:8");
+    EXPECT_EQ(c.drives[1].id, "scratch_2");
+    EXPECT_EQ(c.drives[1].path, "/dev/nvme0n1");
+    EXPECT_TRUE(c.drives[1].read_only);
+    EXPECT_EQ(c.drives[1].engine, DriveEngine::uring);
+}
+
+TEST(ConfigParse, DefaultsWhenTablesAreAbsent) {
+    const VmConfig c = parse_config("[boot]\nkernel = \"k\"\n", "vm.toml");
+    EXPECT_EQ(c.vcpus, 1u);
+    EXPECT_EQ(c.memory_mib, 128u);
+    EXPECT_FALSE(c.initrd.has_value());
+    EXPECT_EQ(c.cmdline, "");
+    EXPECT_EQ(c.console, ConsoleKind::stdout_stream);
+    EXPECT_TRUE(c.drives.empty());
+    // A config named without a folder keeps relative paths relative to the working folder.
+    EXPECT_EQ(c.kernel, "k");
+}
+
+TEST(ConfigParse, ConsoleKinds) {
+    EXPECT_EQ(parse_config("[console]\noutput = \"none\"\n", kSource).console, ConsoleKind::none);
+    EXPECT_EQ(parse_config("[console]\noutput = \"stdout\"\n", kSource).console,
+              ConsoleKind::stdout_stream);
+}
+
+TEST(ConfigParse, NullEngineNeedsNoPath) {
+    const VmConfig c = parse_config("[[drive]]\nid = \"n\"\nengine = \"null\"\n", kSource);
+    ASSERT_EQ(c.drives.size(), 1u);
+    EXPECT_EQ(c.drives[0].engine, DriveEngine::null);
+    EXPECT_TRUE(c.drives[0].path.empty());
+}
+
+TEST(ConfigParse, MissingKernelPointsAtBootTable) {
+    // Not an error yet (--kernel may supply it), but check_config reports it here.
+    const VmConfig c = parse_config("[machine]\nvcpus = 1\n\n[boot]\ncmdline = \"x\"\n", kSource);
+    EXPECT_TRUE(c.kernel.empty());
+    EXPECT_EQ(c.kernel_where.str(), "/configs/vm.toml:4:1");
+}
+
+TEST(ConfigParse, FirstMistakeInTheFileIsReported) {
+    // toml++ keeps keys sorted by name; the error must still be the one nearest the top.
+    const std::string message =
+        config_error([] { (void)parse_config("[machine]\nzzz = 1\naaa = 2\n", kSource); });
+    EXPECT_CONTAINS(message, "vm.toml:2:1: unknown key \"zzz\"");
+}
+
+// One bad file, where the error must be, and words the message must contain.
+struct BadConfig {
+    const char* name;
+    std::string text;
+    const char* where;  // "LINE:COL"
+    std::vector<std::string> words;
+};
+
+std::ostream& operator<<(std::ostream& out, const BadConfig& c) {
+    return out << c.name;
+}
+
+class ConfigParseError : public ::testing::TestWithParam<BadConfig> {};
+
+TEST_P(ConfigParseError, IsReportedAtItsPlace) {
+    const BadConfig& c = GetParam();
+    const std::string message = config_error([&] { (void)parse_config(c.text, kSource); });
+    EXPECT_EQ(message.rfind(std::string("/configs/vm.toml:") + c.where + ": ", 0), 0u)
+        << "message: " << message << "\nexpected location " << c.where;
+    for (const std::string& word : c.words) EXPECT_CONTAINS(message, word);
+    EXPECT_EQ(message.find('\n'), std::string::npos) << "one line: " << message;
+}
+
+const std::string kLongCmdline(kMaxCmdlineBytes + 1, 'a');
+
+INSTANTIATE_TEST_SUITE_P(
+    Config, ConfigParseError,
+    ::testing::Values(
+        // Syntax: toml++'s own position and description.
+        BadConfig{"SyntaxError", "[machine]\nvcpus = = 2\n", "2:9", {"TOML syntax error"}},
+        BadConfig{"UnclosedString", "[boot]\nkernel = \"k\n", "2:12", {"TOML syntax error"}},
+        BadConfig{"DuplicateKey", "[machine]\nvcpus = 1\nvcpus = 2\n", "3:9", {"syntax"}},
+        BadConfig{"IntegerOverflow",
+                  "[machine]\nmemory_mib = 99999999999999999999\n",
+                  "2:34",
+                  {"syntax"}},
+        // Schema: unknown tables and keys, everywhere.
+        BadConfig{"UnknownTable",
+                  "[machine]\nvcpus = 1\n[network]\nx = 1\n",
+                  "3:1",
+                  {"unknown table [network]", "[[drive]]"}},
+        BadConfig{
+            "UnknownTopLevelKey", "vcpus = 2\n", "1:1", {"unknown key \"vcpus\"", "top level"}},
+        BadConfig{"UnknownMachineKey",
+                  "[machine]\nvcpu = 2\n",
+                  "2:1",
+                  {"unknown key \"vcpu\" in [machine]", "vcpus, memory_mib"}},
+        BadConfig{"UnknownBootKey",
+                  "[boot]\nkernal = \"k\"\n",
+                  "2:1",
+                  {"unknown key \"kernal\" in [boot]"}},
+        BadConfig{"UnknownConsoleKey",
+                  "[console]\nfile = \"x\"\n",
+                  "2:1",
+                  {"unknown key \"file\" in [console]"}},
+        BadConfig{"UnknownDriveKey",
+                  "[[drive]]\nid = \"a\"\npath = \"d\"\n  readonly = true\n",
+                  "4:3",
+                  {"unknown key \"readonly\" in [[drive]]", "read_only"}},
+        BadConfig{
+            "SubTableInMachine", "[machine.numa]\nnodes = 2\n", "1:10", {"unknown key \"numa\""}},
+        BadConfig{"MachineNotATable",
+                  "machine = 3\n",
+                  "1:11",
+                  {"[machine] must be a table, not an integer"}},
+        BadConfig{"DriveAsSingleTable",
+                  "[drive]\nid = \"a\"\npath = \"d\"\n",
+                  "1:1",
+                  {"[[drive]]", "not [drive]"}},
+        BadConfig{"DriveNotAList", "drive = \"disk.img\"\n", "1:1", {"list of [[drive]]"}},
+        BadConfig{"DriveListOfStrings",
+                  "drive = [\"disk.img\"]\n",
+                  "1:10",
+                  {"each drive must be a table", "a string"}},
+        // Types, one per key.
+        BadConfig{"VcpusString",
+                  "[machine]\nvcpus = \"2\"\n",
+                  "2:9",
+                  {"vcpus must be an integer, not a string"}},
+        BadConfig{"MemoryFloat",
+                  "[machine]\nmemory_mib = 256.0\n",
+                  "2:14",
+                  {"memory_mib must be an integer, not a floating-point number"}},
+        BadConfig{"KernelInteger",
+                  "[boot]\nkernel = 5\n",
+                  "2:10",
+                  {"kernel must be a string, not an integer"}},
+        BadConfig{"InitrdBoolean",
+                  "[boot]\ninitrd = false\n",
+                  "2:10",
+                  {"initrd must be a string, not a boolean"}},
+        BadConfig{"CmdlineArray",
+                  "[boot]\ncmdline = [\"a\"]\n",
+                  "2:11",
+                  {"cmdline must be a string, not an array"}},
+        BadConfig{"ConsoleOutputTable",
+                  "[console]\noutput = { file = \"x\" }\n",
+                  "2:10",
+                  {"output must be a string, not a table"}},
+        BadConfig{"DriveIdInteger",
+                  "[[drive]]\nid = 1\npath = \"d\"\n",
+                  "2:6",
+                  {"id must be a string, not an integer"}},
+        BadConfig{"DrivePathBoolean",
+                  "[[drive]]\nid = \"a\"\npath = true\n",
+                  "3:8",
+                  {"path must be a string, not a boolean"}},
+        BadConfig{"ReadOnlyInteger",
+                  "[[drive]]\nid = \"a\"\npath = \"d\"\nread_only = 1\n",
+                  "4:13",
+                  {"read_only must be true or false, not an integer"}},
+        BadConfig{"EngineDate",
+                  "[[drive]]\nid = \"a\"\npath = \"d\"\nengine = 2024-01-01\n",
+                  "4:10",
+                  {"engine must be a string, not a date"}},
+        // Values.
+        BadConfig{"VcpusZero",
+                  "[machine]\nvcpus = 0\n",
+                  "2:9",
+                  {"vcpus must be between 1 and 64, not 0"}},
+        BadConfig{"VcpusTooMany", "[machine]\nvcpus = 65\n", "2:9", {"between 1 and 64, not 65"}},
+        BadConfig{"VcpusNegative", "[machine]\nvcpus = -1\n", "2:9", {"not -1"}},
+        BadConfig{"VcpusHuge", "[machine]\nvcpus = 4294967297\n", "2:9", {"not 4294967297"}},
+        BadConfig{"MemoryNegative",
+                  "[machine]\nmemory_mib = -256\n",
+                  "2:14",
+                  {"at least 16", "not -256"}},
+        BadConfig{"MemoryTooSmall", "[machine]\nmemory_mib = 8\n", "2:14", {"at least 16 (MiB)"}},
+        BadConfig{"MemoryAboveOneTebibyte",
+                  "[machine]\nmemory_mib = 1048577\n",
+                  "2:14",
+                  {"at most 1048576 (1 TiB)"}},
+        BadConfig{"KernelEmpty", "[boot]\nkernel = \"\"\n", "2:10", {"kernel must not be empty"}},
+        BadConfig{"CmdlineTooLong",
+                  "[boot]\ncmdline = \"" + kLongCmdline + "\"\n",
+                  "2:11",
+                  {"2048 bytes long", "at most 2047"}},
+        BadConfig{"CmdlineNul", "[boot]\ncmdline = \"a\\u0000b\"\n", "2:11", {"NUL"}},
+        BadConfig{"ConsoleEmpty", "[console]\noutput = \"\"\n", "2:10", {"\"stdout\", \"none\""}},
+        BadConfig{"DriveWithoutId",
+                  "[machine]\nvcpus = 1\n[[drive]]\npath = \"d\"\n",
+                  "3:1",
+                  {"drive has no id"}},
+        BadConfig{"DriveWithoutPath",
+                  "[[drive]]\nid = \"root\"\n",
+                  "1:1",
+                  {"drive \"root\" has no path"}},
+        BadConfig{"DuplicateDriveId",
+                  "[[drive]]\nid = \"a\"\npath = \"x\"\n\n[[drive]]\nid = \"a\"\npath = \"y\"\n",
+                  "5:1",
+                  {"drive id \"a\" is used twice"}},
+        BadConfig{"DriveIdWithSpace",
+                  "[[drive]]\nid = \"my disk\"\npath = \"d\"\n",
+                  "2:6",
+                  {"drive id \"my disk\" is not valid", "1 to 20"}},
+        BadConfig{"DriveIdTooLong",
+                  "[[drive]]\nid = \"abcdefghijklmnopqrstu\"\npath = \"d\"\n",
+                  "2:6",
+                  {"is not valid"}},
+        BadConfig{"DriveIdEmpty", "[[drive]]\nid = \"\"\npath = \"d\"\n", "2:6", {"is not valid"}},
+        BadConfig{"UnknownEngine",
+                  "[[drive]]\nid = \"a\"\npath = \"d\"\nengine = \"spdk\"\n",
+                  "4:10",
+                  {"unknown engine \"spdk\"", "auto, uring, nvme or null"}}),
+    [](const ::testing::TestParamInfo<BadConfig>& test) { return std::string(test.param.name); });
+
+}  // namespace
+}  // namespace nvmevm

@@ -1,0 +1,108 @@
+#include "cli/config_values.h"
+
+#include <string>
+
+#include "cli/config_loader.h"
+
+namespace nvmevm::config_values {
+
+uint32_t vcpus(int64_t value, const SourceLocation& where) {
+    if (value < 1 || static_cast<uint64_t>(value) > kMaxVcpus) {
+        throw ConfigError(where, "vcpus must be between 1 and " + std::to_string(kMaxVcpus) +
+                                     ", not " + std::to_string(value));
+    }
+    return static_cast<uint32_t>(value);
+}
+
+uint64_t memory_mib(int64_t value, const SourceLocation& where) {
+    if (value < 0 || static_cast<uint64_t>(value) < kMinMemoryMib) {
+        throw ConfigError(where, "memory_mib must be at least " + std::to_string(kMinMemoryMib) +
+                                     " (MiB), not " + std::to_string(value));
+    }
+    // The host's own limit (MemTotal) is checked by check_config; this bound keeps byte
+    // arithmetic far from overflow whatever the host.
+    if (static_cast<uint64_t>(value) > kMaxMemoryMib) {
+        throw ConfigError(where, "memory_mib must be at most " + std::to_string(kMaxMemoryMib) +
+                                     " (1 TiB), not " + std::to_string(value));
+    }
+    return static_cast<uint64_t>(value);
+}
+
+void cmdline(std::string_view value, const SourceLocation& where) {
+    if (value.size() > kMaxCmdlineBytes) {
+        throw ConfigError(where, "cmdline is " + std::to_string(value.size()) +
+                                     " bytes long; the boot protocol allows at most " +
+                                     std::to_string(kMaxCmdlineBytes));
+    }
+    // The guest reads the command line as a C string: a NUL would silently cut it short.
+    if (value.find('\0') != std::string_view::npos) {
+        throw ConfigError(where, "cmdline must not contain a NUL character");
+    }
+}
+
+void drive_id(std::string_view value, const SourceLocation& where) {
+    bool ok = !value.empty() && value.size() <= 20;
+    for (char c : value) {
+        const bool allowed = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                             (c >= '0' && c <= '9') || c == '_' || c == '-';
+        ok = ok && allowed;
+    }
+    // The virtio-blk serial (VIRTIO_BLK_ID_BYTES) holds 20 bytes: the id fits in it whole.
+    if (!ok) {
+        throw ConfigError(where, "drive id \"" + std::string(value) +
+                                     "\" is not valid: use 1 to 20 of A-Z a-z 0-9 _ -");
+    }
+}
+
+DriveEngine engine(std::string_view value, const SourceLocation& where) {
+    for (DriveEngine e :
+         {DriveEngine::automatic, DriveEngine::uring, DriveEngine::nvme, DriveEngine::null}) {
+        if (value == engine_name(e)) return e;
+    }
+    throw ConfigError(
+        where, "unknown engine \"" + std::string(value) + "\": use auto, uring, nvme or null");
+}
+
+const char* engine_name(DriveEngine engine) {
+    switch (engine) {
+        case DriveEngine::automatic:
+            return "auto";
+        case DriveEngine::uring:
+            return "uring";
+        case DriveEngine::nvme:
+            return "nvme";
+        case DriveEngine::null:
+            return "null";
+    }
+    return "?";
+}
+
+void console(VmConfig& config, std::string_view value, const std::filesystem::path& base,
+             const SourceLocation& where) {
+    config.console_where = where;
+    config.console_file.clear();
+    if (value == "stdout") {
+        config.console = ConsoleKind::stdout_stream;
+    } else if (value == "none") {
+        config.console = ConsoleKind::none;
+    } else if (value.empty()) {
+        throw ConfigError(where, "console output must be \"stdout\", \"none\" or a file path");
+    } else {
+        config.console = ConsoleKind::file;
+        config.console_file = path("output", value, base, where);
+    }
+}
+
+std::filesystem::path path(std::string_view key, std::string_view value,
+                           const std::filesystem::path& base, const SourceLocation& where) {
+    if (value.empty()) throw ConfigError(where, std::string(key) + " must not be empty");
+    std::filesystem::path p(value);
+    if (p.is_relative() && !base.empty()) p = base / p;
+    return p;
+}
+
+SourceLocation command_line(std::string_view flag) {
+    return SourceLocation{"command line: " + std::string(flag), 0, 0};
+}
+
+}  // namespace nvmevm::config_values

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The README's second command, and what CI runs (.ci/run): install what is needed, check
+# formatting, build with warnings as errors, run every test (unit, kvm, lab), then build the
+# unit and kvm tests again with AddressSanitizer + UndefinedBehaviorSanitizer and run them.
+#   LABELS=unit scripts/test.sh     # only some labels (a ctest -L regex)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+
+echo "== clang-format"
+scripts/check-format.sh
+
+echo "== build"
+scripts/build.sh
+
+echo "== tests"
+(cd build && ctest --output-on-failure -j1 ${LABELS:+-L "$LABELS"})
+
+echo "== ASan/UBSan build and tests"
+BUILD_DIR=build-asan scripts/build.sh -DNVMEVM_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j1 -L "${ASAN_LABELS:-unit|kvm}")

@@ -1,0 +1,27 @@
+// The modes that just print and maybe end the VM.
+#include "control.h"
+#include "modes.h"
+#include "serial.h"
+
+namespace guest {
+
+void mode_hello(const Context&) {
+    put_line_start("hello\n");
+}
+
+void mode_reset(const Context&) {
+    put_line_start("reset\n");
+    reset_vm();
+}
+
+void mode_poweroff(const Context&) {
+    put_line_start("poweroff\n");
+    poweroff_vm();
+}
+
+void mode_crash(const Context&) {
+    put_line_start("crash\n");
+    crash_vm();
+}
+
+}  // namespace guest

@@ -1,0 +1,36 @@
+#!/bin/busybox sh
+# Start of every L2 /init (docs/lab.md); scripts/lab-run.sh appends the scenario's lab_l2_init.
+# L2 is the Debian cloud kernel booted by nvmevm inside L1; its console (ttyS0) is nvmevm's
+# stdout, which is L1's console, which is the host harness's log.
+
+# No /dev/console node in the initramfs (see tests/lab/l1-init.sh): mount devtmpfs, take it.
+/bin/busybox mount -t devtmpfs devtmpfs /dev
+exec </dev/console >/dev/console 2>&1
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t tmpfs tmpfs /tmp
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+
+# The virtio stack is modular in this kernel; load it so nvmevm's virtio-blk shows up as /dev/vda.
+while read -r mod; do
+    [ -n "$mod" ] || continue
+    insmod "/lib/modules/lab/$mod.ko" 2>/dev/null || echo "L2-INSMOD-FAILED=$mod"
+done </lib/modules/lab/order
+
+# The markers every scenario prints first.
+l2_report() {
+    echo "L2-UP"
+    echo "L2-CPUS=$(grep -c ^processor /proc/cpuinfo)"
+    echo "L2-KERNEL=$(uname -r)"
+    echo "L2-MEM-KIB=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)"
+    echo "L2-UPTIME=$(cut -d' ' -f1 /proc/uptime)"
+}
+
+# If the scenario's poweroff/reboot does not end the VM, say so instead of hanging silently
+# (returning from /init would panic the kernel, which panic=-1 turns into a reboot).
+l2_stuck() {
+    echo "L2-STILL-RUNNING-AFTER=$1"
+    while :; do sleep 1; done
+}
+
+# ---- scenario ----

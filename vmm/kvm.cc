@@ -1,0 +1,103 @@
+#include "vmm/kvm.h"
+
+#include "vmm/kvm_abi.h"
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+
+#include <cerrno>
+#include <memory>
+#include <string>
+#include <system_error>
+
+namespace nvmevm {
+namespace {
+
+// Addresses KVM needs for its own use on Intel (real-mode TSS and identity map); placed just
+// below the BIOS area at the top of the 32-bit space, where nothing else lives.
+constexpr uint64_t kTssAddress = 0xfffb'd000;
+constexpr uint64_t kIdentityMapAddress = 0xfffb'c000;
+
+struct RequiredCap {
+    int cap;
+    const char* name;
+};
+constexpr RequiredCap kRequiredCaps[] = {
+    {KVM_CAP_USER_MEMORY, "USER_MEMORY"},     {KVM_CAP_IRQCHIP, "IRQCHIP"},
+    {KVM_CAP_PIT2, "PIT2"},                   {KVM_CAP_IOEVENTFD, "IOEVENTFD"},
+    {KVM_CAP_IRQFD, "IRQFD"},                 {KVM_CAP_EXT_CPUID, "EXT_CPUID"},
+    {KVM_CAP_IMMEDIATE_EXIT, "IMMEDIATE_EXIT"}, {KVM_CAP_SET_TSS_ADDR, "SET_TSS_ADDR"},
+};
+
+}  // namespace
+
+int checked_ioctl(int fd, unsigned long request, const void* arg, const char* what) {
+    int rc = ::ioctl(fd, request, arg);
+    if (rc < 0) throw std::system_error(errno, std::generic_category(), what);
+    return rc;
+}
+
+KvmSystem::KvmSystem() {
+    fd_ = UniqueFd(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
+    if (!fd_) throw std::system_error(errno, std::generic_category(), "open /dev/kvm");
+    if (int version = checked_ioctl(fd(), KVM_GET_API_VERSION, 0ul, "KVM_GET_API_VERSION");
+        version != KVM_API_VERSION)
+        throw std::runtime_error("/dev/kvm: unsupported API version " + std::to_string(version));
+    for (const RequiredCap& required : kRequiredCaps) {
+        if (!has(required.cap))
+            throw std::runtime_error(std::string("/dev/kvm lacks KVM_CAP_") + required.name);
+    }
+    vcpu_mmap_size_ = static_cast<size_t>(
+        checked_ioctl(fd(), KVM_GET_VCPU_MMAP_SIZE, 0ul, "KVM_GET_VCPU_MMAP_SIZE"));
+    max_vcpus_ = ::ioctl(fd(), KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+    if (max_vcpus_ <= 0) max_vcpus_ = ::ioctl(fd(), KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
+
+    // KVM_GET_SUPPORTED_CPUID fails with E2BIG while the buffer is too small; grow until it fits.
+    for (size_t capacity = 64; capacity <= 4096; capacity *= 2) {
+        kvm_abi::FlexBuffer<kvm_cpuid_entry2> cpuid(capacity);
+        if (::ioctl(fd(), kvm_abi::kGetSupportedCpuid, cpuid.data()) == 0) {
+            auto used = cpuid.used();
+            cpuid_.assign(used.begin(), used.end());
+            return;
+        }
+        if (errno != E2BIG)
+            throw std::system_error(errno, std::generic_category(), "KVM_GET_SUPPORTED_CPUID");
+    }
+    throw std::runtime_error("KVM_GET_SUPPORTED_CPUID: too many entries");
+}
+
+bool KvmSystem::has(int capability) const {
+    return ::ioctl(fd(), KVM_CHECK_EXTENSION, capability) > 0;
+}
+
+KvmVm::KvmVm(const KvmSystem& kvm, const GuestMemory& memory) {
+    fd_ = UniqueFd(checked_ioctl(kvm.fd(), KVM_CREATE_VM, 0ul, "KVM_CREATE_VM"));
+    checked_ioctl(fd(), KVM_SET_TSS_ADDR, kTssAddress, "KVM_SET_TSS_ADDR");
+    uint64_t identity_map = kIdentityMapAddress;
+    if (kvm.has(KVM_CAP_SET_IDENTITY_MAP_ADDR))
+        checked_ioctl(fd(), KVM_SET_IDENTITY_MAP_ADDR, &identity_map, "KVM_SET_IDENTITY_MAP_ADDR");
+    checked_ioctl(fd(), KVM_CREATE_IRQCHIP, 0ul, "KVM_CREATE_IRQCHIP");
+    kvm_pit_config pit{};
+    checked_ioctl(fd(), KVM_CREATE_PIT2, &pit, "KVM_CREATE_PIT2");
+
+    uint32_t slot = 0;
+    for (const GuestRegion& region : memory.regions()) {
+        kvm_userspace_memory_region r{};
+        r.slot = slot++;
+        r.guest_phys_addr = region.guest_base;
+        r.memory_size = region.size;
+        r.userspace_addr = reinterpret_cast<uint64_t>(region.host_base);
+        checked_ioctl(fd(), KVM_SET_USER_MEMORY_REGION, &r, "KVM_SET_USER_MEMORY_REGION");
+    }
+}
+
+void KvmVm::set_irq_line(uint32_t irq, bool level) const {
+    kvm_irq_level line{};
+    line.irq = irq;
+    line.level = level ? 1 : 0;
+    // Cannot fail for a valid pin once the irqchip exists; a failure would be a VMM bug, and
+    // throwing from a device callback on a vCPU thread would be worse than a lost edge.
+    (void)::ioctl(fd(), KVM_IRQ_LINE, &line);
+}
+
+}  // namespace nvmevm

@@ -1,0 +1,55 @@
+// Thin RAII wrappers over the KVM API: the system handle (/dev/kvm) and a VM. Setup errors are
+// std::system_error naming the ioctl; the hot path (KVM_RUN) lives in vmm/vcpu.
+#pragma once
+
+#include <linux/kvm.h>
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "vmm/guest_memory.h"
+#include "vmm/unique_fd.h"
+
+namespace nvmevm {
+
+// Calls ioctl and throws std::system_error("what: ...") on failure; returns the result.
+int checked_ioctl(int fd, unsigned long request, const void* arg, const char* what);
+inline int checked_ioctl(int fd, unsigned long request, unsigned long arg, const char* what) {
+    return checked_ioctl(fd, request, reinterpret_cast<const void*>(arg), what);
+}
+
+class KvmSystem {
+public:
+    // Opens /dev/kvm and checks the API version and every capability nvmevm relies on.
+    KvmSystem();
+
+    [[nodiscard]] int fd() const { return fd_.get(); }
+    [[nodiscard]] size_t vcpu_mmap_size() const { return vcpu_mmap_size_; }
+    [[nodiscard]] int max_vcpus() const { return max_vcpus_; }
+    [[nodiscard]] bool has(int capability) const;
+    // The CPUID entries KVM can offer a guest on this host (queried once, then cached).
+    [[nodiscard]] const std::vector<kvm_cpuid_entry2>& supported_cpuid() const { return cpuid_; }
+
+private:
+    UniqueFd fd_;
+    size_t vcpu_mmap_size_ = 0;
+    int max_vcpus_ = 0;
+    std::vector<kvm_cpuid_entry2> cpuid_;
+};
+
+class KvmVm {
+public:
+    // Creates a VM with the in-kernel interrupt controllers (PIC, IOAPIC, LAPICs) and PIT, and
+    // maps every region of `memory` into it.
+    KvmVm(const KvmSystem& kvm, const GuestMemory& memory);
+
+    [[nodiscard]] int fd() const { return fd_.get(); }
+    // Drives an interrupt controller input pin (ISA IRQs reach both PIC and IOAPIC).
+    void set_irq_line(uint32_t irq, bool level) const;
+
+private:
+    UniqueFd fd_;
+};
+
+}  // namespace nvmevm

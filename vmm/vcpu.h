@@ -1,0 +1,61 @@
+// One virtual CPU: its KVM fd and kvm_run page, its architectural setup, and the loop that
+// runs it on its own thread and dispatches exits to the I/O buses.
+#pragma once
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "boot/kernel_image.h"
+#include "devices/vm_control.h"
+#include "vmm/io_bus.h"
+#include "vmm/kvm.h"
+#include "vmm/mapping.h"
+
+namespace nvmevm {
+
+// The signal that kicks a vCPU thread out of KVM_RUN. Its handler does nothing: the point is
+// that KVM_RUN returns EINTR.
+inline constexpr int kVcpuKickSignal = SIGUSR1;
+void install_vcpu_kick_handler();
+
+class Vcpu {
+public:
+    Vcpu(const KvmSystem& kvm, const KvmVm& vm, uint32_t index, uint32_t vcpu_count);
+    Vcpu(const Vcpu&) = delete;
+    Vcpu& operator=(const Vcpu&) = delete;
+
+    [[nodiscard]] uint32_t index() const { return index_; }
+
+    // Boot vCPU only: registers for the kernel's entry point.
+    void set_entry(const EntryState& entry);
+
+    // Runs the vCPU on the calling thread until `stopping` is set. Guest-caused ends (crash,
+    // system events) and KVM failures are reported through `control`.
+    void run(IoBus& pio, IoBus& mmio, VmControl& control, const std::atomic<bool>& stopping);
+
+    // From any thread: makes KVM_RUN return as soon as possible (or not enter at all).
+    void kick();
+
+private:
+    void configure_msrs();
+    void configure_fpu();
+    void configure_lapic();
+    [[nodiscard]] bool handle_exit(IoBus& pio, IoBus& mmio, VmControl& control);
+    void handle_port_io(IoBus& pio);
+    void handle_mmio(IoBus& mmio);
+    [[nodiscard]] std::string describe_registers() const;
+
+    uint32_t index_;
+    UniqueFd fd_;
+    Mapping run_mapping_;
+    kvm_run* run_ = nullptr;
+    std::atomic<pthread_t> thread_{};
+    std::atomic<bool> running_on_thread_{false};
+};
+
+}  // namespace nvmevm
