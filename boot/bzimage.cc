@@ -37,7 +37,8 @@ uint64_t runtime_start(const SetupHeader& h, uint64_t load_addr) {
         throw BootError("unsupported kernel: bzImage kernel_alignment " +
                         hex(h.kernel_alignment) + " is not a power of two");
     }
-    auto start = bytes::align_up(std::max(load_addr, h.pref_address), h.kernel_alignment);
+    const uint64_t pref_address = h.pref_address;  // a copy: the header is packed
+    auto start = bytes::align_up(std::max(load_addr, pref_address), h.kernel_alignment);
     if (!start) throw BootError("unsupported kernel: bzImage pref_address " +
                                 hex(h.pref_address) + " is out of range");
     return *start;

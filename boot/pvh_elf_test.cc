@@ -16,6 +16,12 @@
 namespace nvmevm {
 namespace {
 
+// Copies a (possibly misaligned) packed-struct field, so gtest can bind a reference to it.
+template <typename T>
+T val(T value) {
+    return value;
+}
+
 using testing::ElfBuilder;
 using testing::pvh_note;
 
@@ -86,25 +92,25 @@ TEST(PvhElf, StartInfoDescribesCommandLineRsdpAndMemoryMap) {
     const auto image = kernel_elf().build();
     (void)load_kernel(memory, {image, {}, "console=ttyS0", 0xE0000});
     const auto info = guest<pvh::StartInfo>(memory, layout::kZeroPage);
-    EXPECT_EQ(info.magic, 0x336ec578u);
-    EXPECT_EQ(info.version, 1u);
-    EXPECT_EQ(info.flags, 0u);
-    EXPECT_EQ(info.nr_modules, 0u);
-    EXPECT_EQ(info.modlist_paddr, 0u);
-    EXPECT_EQ(info.cmdline_paddr, layout::kCmdline);
+    EXPECT_EQ(val(info.magic), 0x336ec578u);
+    EXPECT_EQ(val(info.version), 1u);
+    EXPECT_EQ(val(info.flags), 0u);
+    EXPECT_EQ(val(info.nr_modules), 0u);
+    EXPECT_EQ(val(info.modlist_paddr), 0u);
+    EXPECT_EQ(val(info.cmdline_paddr), layout::kCmdline);
     EXPECT_EQ(guest<char>(memory, layout::kCmdline + 12), '0');
     EXPECT_EQ(guest<char>(memory, layout::kCmdline + 13), '\0');
-    EXPECT_EQ(info.rsdp_paddr, 0xE0000u);
+    EXPECT_EQ(val(info.rsdp_paddr), 0xE0000u);
 
     const auto map = build_memory_map(memory);
-    ASSERT_EQ(info.memmap_entries, map.size());
-    EXPECT_EQ(info.memmap_paddr, layout::kPvhMemmap);
+    ASSERT_EQ(val(info.memmap_entries), map.size());
+    EXPECT_EQ(val(info.memmap_paddr), layout::kPvhMemmap);
     for (size_t i = 0; i < map.size(); ++i) {
         const auto e = guest<pvh::MemmapEntry>(memory, info.memmap_paddr + i * 24);
-        EXPECT_EQ(e.addr, map[i].addr);
-        EXPECT_EQ(e.size, map[i].size);
-        EXPECT_EQ(e.type, static_cast<uint32_t>(map[i].type));
-        EXPECT_EQ(e.reserved, 0u);
+        EXPECT_EQ(val(e.addr), map[i].addr);
+        EXPECT_EQ(val(e.size), map[i].size);
+        EXPECT_EQ(val(e.type), static_cast<uint32_t>(map[i].type));
+        EXPECT_EQ(val(e.reserved), 0u);
     }
     EXPECT_EQ(map.back().addr, 0x100000u);
     EXPECT_EQ(map.back().size, kRam - 0x100000);
@@ -116,12 +122,12 @@ TEST(PvhElf, InitrdIsModuleZeroAboveTheKernel) {
     const std::vector<uint8_t> initrd(5000, 0x42);
     (void)load_kernel(memory, {image, initrd, "", 0});
     const auto info = guest<pvh::StartInfo>(memory, layout::kZeroPage);
-    ASSERT_EQ(info.nr_modules, 1u);
-    EXPECT_EQ(info.modlist_paddr, layout::kPvhModules);
+    ASSERT_EQ(val(info.nr_modules), 1u);
+    EXPECT_EQ(val(info.modlist_paddr), layout::kPvhModules);
     const auto module = guest<pvh::ModlistEntry>(memory, info.modlist_paddr);
-    EXPECT_EQ(module.paddr, kRam - 0x2000);
-    EXPECT_EQ(module.size, 5000u);
-    EXPECT_EQ(module.cmdline_paddr, 0u);
+    EXPECT_EQ(val(module.paddr), kRam - 0x2000);
+    EXPECT_EQ(val(module.size), 5000u);
+    EXPECT_EQ(val(module.cmdline_paddr), 0u);
     EXPECT_EQ(guest<uint8_t>(memory, module.paddr + 4999), 0x42);
 
     const std::vector<uint8_t> too_big(kRam - kText - 0x7000 + 1, 0);
@@ -134,8 +140,8 @@ TEST(PvhElf, Elf32WithFourByteNoteLoads) {
     GuestMemory memory(kRam);
     const auto image = kernel_elf(false, 4).build();
     const KernelInfo info = probe_kernel(image);
-    EXPECT_EQ(info.format, KernelFormat::pvh_elf);
-    EXPECT_EQ(info.load_end, kText + 0x7000);
+    EXPECT_EQ(val(info.format), KernelFormat::pvh_elf);
+    EXPECT_EQ(val(info.load_end), kText + 0x7000);
     EXPECT_EQ(load_kernel(memory, {image, {}, "", 0}).rip, kEntry);
 }
 

@@ -68,8 +68,9 @@ struct stat check_regular_file(std::string_view what, const std::filesystem::pat
     if (!S_ISREG(st.st_mode)) {
         throw ConfigError(where, std::string(what) + " " + quoted(path) + " is not a regular file");
     }
-    if (st.st_size == 0)
+    if (st.st_size == 0) {
         throw ConfigError(where, std::string(what) + " " + quoted(path) + " is empty");
+    }
     return st;
 }
 

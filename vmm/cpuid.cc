@@ -20,7 +20,9 @@ constexpr uint32_t kExtEcxCmpLegacy = 1u << 1;
 constexpr uint32_t kLevelSmt = 1;
 constexpr uint32_t kLevelCore = 2;
 
-uint32_t bits_for(uint32_t count) { return count <= 1 ? 0 : std::bit_width(count - 1); }
+uint32_t bits_for(uint32_t count) {
+    return count <= 1 ? 0 : std::bit_width(count - 1);
+}
 
 void describe_topology_level(kvm_cpuid_entry2& e, uint32_t apic_id, uint32_t vcpu_count) {
     const uint32_t core_bits = bits_for(vcpu_count);
@@ -81,8 +83,8 @@ std::vector<kvm_cpuid_entry2> cpuid_for_vcpu(const std::vector<kvm_cpuid_entry2>
                 break;
             case kLeafAmdSize:
                 // ECX[7:0]: cores - 1; ECX[15:12]: APIC id bits that number the core.
-                e.ecx = (e.ecx & ~0xf0ffu) | ((vcpu_count - 1) & 0xff) |
-                        (bits_for(vcpu_count) << 12);
+                e.ecx =
+                    (e.ecx & ~0xf0ffu) | ((vcpu_count - 1) & 0xff) | (bits_for(vcpu_count) << 12);
                 break;
             default:
                 break;

@@ -15,7 +15,8 @@ FileImage FileImage::open(const std::filesystem::path& path) {
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) throw std::system_error(errno, std::generic_category(), path.string());
     struct stat st {};
-    if (::fstat(fd.get(), &st) < 0) throw std::system_error(errno, std::generic_category(), path.string());
+    if (::fstat(fd.get(), &st) < 0)
+        throw std::system_error(errno, std::generic_category(), path.string());
     FileImage image;
     if (st.st_size == 0) return image;
     const auto size = static_cast<size_t>(st.st_size);

@@ -11,7 +11,7 @@
 namespace nvmevm {
 
 class FileImage {
-public:
+  public:
     // Throws std::system_error naming the file when it cannot be opened or mapped.
     static FileImage open(const std::filesystem::path& path);
 
@@ -19,7 +19,7 @@ public:
         return {static_cast<const uint8_t*>(mapping_.get()), mapping_.size()};
     }
 
-private:
+  private:
     Mapping mapping_;  // empty for an empty file
 };
 

@@ -35,7 +35,7 @@ inline constexpr uint64_t kMmioHoleStart = 0xC000'0000;  // 3 GiB: PCI BARs, IOA
 inline constexpr uint64_t kMmioHoleEnd = 0x1'0000'0000;  // 4 GiB
 
 class GuestMemory {
-public:
+  public:
     // Allocates `size` bytes of guest RAM laid out around the MMIO hole.
     explicit GuestMemory(uint64_t size);
     // For tests and fuzzers: wraps caller-owned memory as one region at guest address 0.
@@ -65,7 +65,8 @@ public:
     [[nodiscard]] std::optional<T> read_obj(GuestAddress gpa) const {
         static_assert(std::is_trivially_copyable_v<T>);
         T value;
-        if (!read(gpa, std::span(reinterpret_cast<uint8_t*>(&value), sizeof(T)))) return std::nullopt;
+        if (!read(gpa, std::span(reinterpret_cast<uint8_t*>(&value), sizeof(T))))
+            return std::nullopt;
         return value;
     }
     template <typename T>
@@ -74,7 +75,7 @@ public:
         return write(gpa, std::span(reinterpret_cast<const uint8_t*>(&value), sizeof(T)));
     }
 
-private:
+  private:
     GuestMemory() = default;
     Mapping mapping_;
     uint8_t* backing_base_ = nullptr;

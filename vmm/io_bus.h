@@ -16,7 +16,7 @@ namespace nvmevm {
 
 // A device on a bus. Called from any vCPU thread: a device with state guards it itself.
 class BusDevice {
-public:
+  public:
     virtual ~BusDevice() = default;
     // `data` holds 1, 2, 4 or 8 bytes (little-endian), offset is relative to the device's base.
     virtual void read(uint64_t offset, std::span<uint8_t> data) = 0;
@@ -24,7 +24,7 @@ public:
 };
 
 class IoBus {
-public:
+  public:
     explicit IoBus(std::string name) : name_(std::move(name)) {}
 
     // Claims [base, base + length). Throws std::invalid_argument on overlap (a VMM bug).
@@ -34,7 +34,7 @@ public:
     bool read(uint64_t address, std::span<uint8_t> data);
     bool write(uint64_t address, std::span<const uint8_t> data);
 
-private:
+  private:
     struct Entry {
         uint64_t length;
         std::shared_ptr<BusDevice> device;
@@ -54,7 +54,8 @@ inline uint64_t load_le(std::span<const uint8_t> data) {
     return value;
 }
 inline void store_le(std::span<uint8_t> data, uint64_t value) {
-    for (size_t i = 0; i < data.size() && i < 8; ++i) data[i] = static_cast<uint8_t>(value >> (8 * i));
+    for (size_t i = 0; i < data.size() && i < 8; ++i)
+        data[i] = static_cast<uint8_t>(value >> (8 * i));
 }
 
 }  // namespace nvmevm

@@ -5,7 +5,7 @@
 namespace nvmevm {
 
 class IrqLine {
-public:
+  public:
     virtual ~IrqLine() = default;
     // Level-triggered semantics: the device holds the line while it wants service.
     virtual void set_level(bool asserted) = 0;

@@ -20,7 +20,7 @@ inline int checked_ioctl(int fd, unsigned long request, unsigned long arg, const
 }
 
 class KvmSystem {
-public:
+  public:
     // Opens /dev/kvm and checks the API version and every capability nvmevm relies on.
     KvmSystem();
 
@@ -31,7 +31,7 @@ public:
     // The CPUID entries KVM can offer a guest on this host (queried once, then cached).
     [[nodiscard]] const std::vector<kvm_cpuid_entry2>& supported_cpuid() const { return cpuid_; }
 
-private:
+  private:
     UniqueFd fd_;
     size_t vcpu_mmap_size_ = 0;
     int max_vcpus_ = 0;
@@ -39,7 +39,7 @@ private:
 };
 
 class KvmVm {
-public:
+  public:
     // Creates a VM with the in-kernel interrupt controllers (PIC, IOAPIC, LAPICs) and PIT, and
     // maps every region of `memory` into it.
     KvmVm(const KvmSystem& kvm, const GuestMemory& memory);
@@ -48,7 +48,7 @@ public:
     // Drives an interrupt controller input pin (ISA IRQs reach both PIC and IOAPIC).
     void set_irq_line(uint32_t irq, bool level) const;
 
-private:
+  private:
     UniqueFd fd_;
 };
 

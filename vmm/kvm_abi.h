@@ -34,21 +34,23 @@ inline constexpr unsigned long kSetGsiRouting = _IOW(KVMIO, 0x6a, CountHeader);
 // A header followed by `Entry` records in one zeroed allocation, as those ioctls expect.
 template <typename Entry>
 class FlexBuffer {
-public:
+  public:
     explicit FlexBuffer(size_t capacity)
         : capacity_(capacity),
-          storage_(std::make_unique<uint64_t[]>((sizeof(CountHeader) + capacity * sizeof(Entry) + 7) / 8)) {
+          storage_(std::make_unique<uint64_t[]>(
+              (sizeof(CountHeader) + capacity * sizeof(Entry) + 7) / 8)) {
         header().count = static_cast<uint32_t>(capacity);
     }
     [[nodiscard]] CountHeader& header() { return *reinterpret_cast<CountHeader*>(storage_.get()); }
     [[nodiscard]] Entry* entries() {
-        return reinterpret_cast<Entry*>(reinterpret_cast<uint8_t*>(storage_.get()) + sizeof(CountHeader));
+        return reinterpret_cast<Entry*>(reinterpret_cast<uint8_t*>(storage_.get()) +
+                                        sizeof(CountHeader));
     }
     [[nodiscard]] std::span<Entry> used() { return {entries(), header().count}; }
     [[nodiscard]] void* data() { return storage_.get(); }
     [[nodiscard]] size_t capacity() const { return capacity_; }
 
-private:
+  private:
     size_t capacity_;
     std::unique_ptr<uint64_t[]> storage_;
 };

@@ -14,7 +14,9 @@ enum class LogLevel { error = 0, warn = 1, info = 2, debug = 3 };
 
 void set_log_level(LogLevel level);
 [[nodiscard]] LogLevel log_level();
-[[nodiscard]] inline bool log_enabled(LogLevel level) { return level <= log_level(); }
+[[nodiscard]] inline bool log_enabled(LogLevel level) {
+    return level <= log_level();
+}
 // Parses "error", "warn", "info", "debug"; false when unknown.
 [[nodiscard]] bool parse_log_level(std::string_view text, LogLevel& out);
 
@@ -23,14 +25,14 @@ void logf(LogLevel level, const char* format, ...) __attribute__((format(printf,
 // Allows `burst` lines per `period`, then drops lines until the period ends and reports how
 // many were dropped with the next line allowed. Thread-safe and lock-free.
 class RateLimiter {
-public:
+  public:
     explicit RateLimiter(uint32_t burst = 10,
                          std::chrono::milliseconds period = std::chrono::seconds(5))
         : burst_(burst), period_(period) {}
     // True if the caller may log now; `dropped` receives the count suppressed before it.
     [[nodiscard]] bool allow(uint64_t& dropped);
 
-private:
+  private:
     uint32_t burst_;
     std::chrono::milliseconds period_;
     std::atomic<int64_t> window_start_ns_{0};

@@ -40,7 +40,7 @@ EntryState load_guest(const VmConfig& config, const GuestMemory& memory, uint64_
 
 // Runs the vCPU threads and ends them all, whatever happens, before the VM is torn down.
 class VcpuThreads {
-public:
+  public:
     VcpuThreads(std::vector<std::unique_ptr<Vcpu>>& vcpus, Platform& platform, VmRunState& state)
         : vcpus_(vcpus), state_(state) {
         state.set_kicker([this] { kick_all(); });
@@ -56,7 +56,7 @@ public:
         for (auto& thread : threads_) thread.join();
     }
 
-private:
+  private:
     void kick_all() {
         for (auto& vcpu : vcpus_) vcpu->kick();
     }
@@ -72,24 +72,34 @@ VmOutcome run_machine(const VmConfig& config) {
     pthread_sigmask(SIG_BLOCK, &waited, nullptr);
     install_vcpu_kick_handler();
 
+    const auto phase = [](const char* name) {
+        logf(LogLevel::debug, "%s at %.3f ms", name,
+             ms_since_start(std::chrono::steady_clock::now()));
+    };
+    phase("run_machine");
     KvmSystem kvm;
     if (static_cast<int>(config.vcpus) > kvm.max_vcpus())
         throw std::runtime_error("this host's KVM allows at most " +
                                  std::to_string(kvm.max_vcpus()) + " vCPUs");
     GuestMemory memory(config.memory_mib << 20);
+    phase("KVM opened, guest RAM mapped");
     KvmVm vm(kvm, memory);
+    phase("VM created");
     VmRunState state(pthread_self());
     Platform platform(config, memory, vm, state);
 
+    phase("platform ready");
     const EntryState entry = load_guest(config, memory, platform.acpi_rsdp());
     write_entry_tables(memory);
 
+    phase("guest loaded");
     std::vector<std::unique_ptr<Vcpu>> vcpus;
     for (uint32_t i = 0; i < config.vcpus; ++i)
         vcpus.push_back(std::make_unique<Vcpu>(kvm, vm, i, config.vcpus));
     vcpus[0]->set_entry(entry);
-    logf(LogLevel::info, "VM ready after %.3f ms: %u vCPUs, %llu MiB", ms_since_start(std::chrono::steady_clock::now()),
-         config.vcpus, static_cast<unsigned long long>(config.memory_mib));
+    logf(LogLevel::info, "VM ready after %.3f ms: %u vCPUs, %llu MiB",
+         ms_since_start(std::chrono::steady_clock::now()), config.vcpus,
+         static_cast<unsigned long long>(config.memory_mib));
 
     {
         VcpuThreads threads(vcpus, platform, state);
@@ -107,10 +117,11 @@ VmOutcome run_machine(const VmConfig& config) {
 
     const uint64_t guest_kib = resident_kib(memory.host_backing());
     const uint64_t peak_kib = peak_rss_kib();
-    logf(LogLevel::info, "VM ended after %.3f ms; peak RSS %llu KiB, guest RAM resident %llu KiB, "
+    logf(LogLevel::info,
+         "VM ended after %.3f ms; peak RSS %llu KiB, guest RAM resident %llu KiB, "
          "nvmevm's own %llu KiB",
-         ms_since_start(std::chrono::steady_clock::now()), static_cast<unsigned long long>(peak_kib),
-         static_cast<unsigned long long>(guest_kib),
+         ms_since_start(std::chrono::steady_clock::now()),
+         static_cast<unsigned long long>(peak_kib), static_cast<unsigned long long>(guest_kib),
          static_cast<unsigned long long>(peak_kib > guest_kib ? peak_kib - guest_kib : 0));
     return *state.outcome();
 }

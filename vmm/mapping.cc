@@ -8,7 +8,8 @@ namespace nvmevm {
 Mapping Mapping::anonymous(size_t size) {
     void* addr = ::mmap(nullptr, size, PROT_READ | PROT_WRITE,
                         MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (addr == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap guest RAM");
+    if (addr == MAP_FAILED)
+        throw std::system_error(errno, std::generic_category(), "mmap guest RAM");
     return Mapping(addr, size);
 }
 

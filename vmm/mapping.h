@@ -9,7 +9,7 @@
 namespace nvmevm {
 
 class Mapping {
-public:
+  public:
     Mapping() = default;
     Mapping(void* addr, size_t size) : addr_(addr), size_(size) {}
     Mapping(Mapping&& other) noexcept
@@ -36,7 +36,7 @@ public:
     [[nodiscard]] size_t size() const { return size_; }
     [[nodiscard]] bool valid() const { return addr_ != nullptr; }
 
-private:
+  private:
     void unmap() {
         if (addr_ != nullptr) ::munmap(addr_, size_);
         addr_ = nullptr;

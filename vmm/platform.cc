@@ -15,9 +15,12 @@ constexpr uint32_t kKeyboardIrq = 1;
 
 std::shared_ptr<OutputSink> make_console(const VmConfig& config) {
     switch (config.console) {
-        case ConsoleKind::stdout_stream: return FdSink::stdout_sink();
-        case ConsoleKind::file: return FdSink::open_file(config.console_file.string());
-        case ConsoleKind::none: break;
+        case ConsoleKind::stdout_stream:
+            return FdSink::stdout_sink();
+        case ConsoleKind::file:
+            return FdSink::open_file(config.console_file.string());
+        case ConsoleKind::none:
+            break;
     }
     return std::make_shared<NullSink>();
 }

@@ -20,17 +20,17 @@ namespace nvmevm {
 
 // An interrupt controller input pin driven with KVM_IRQ_LINE.
 class KvmIrqLine final : public IrqLine {
-public:
+  public:
     KvmIrqLine(const KvmVm& vm, uint32_t pin) : vm_(vm), pin_(pin) {}
     void set_level(bool asserted) override { vm_.set_irq_line(pin_, asserted); }
 
-private:
+  private:
     const KvmVm& vm_;
     uint32_t pin_;
 };
 
 class Platform {
-public:
+  public:
     // Throws std::system_error when the console output cannot be opened.
     Platform(const VmConfig& config, const GuestMemory& memory, const KvmVm& vm,
              VmControl& control);
@@ -44,7 +44,7 @@ public:
     }
     void flush_console() { console_->flush(); }
 
-private:
+  private:
     IoBus pio_{"port I/O"};
     IoBus mmio_{"MMIO"};
     std::shared_ptr<OutputSink> console_;

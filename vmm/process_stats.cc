@@ -12,7 +12,9 @@ namespace {
 const auto g_start = std::chrono::steady_clock::now();
 }
 
-std::chrono::steady_clock::time_point process_start_time() { return g_start; }
+std::chrono::steady_clock::time_point process_start_time() {
+    return g_start;
+}
 
 double ms_since_start(std::chrono::steady_clock::time_point when) {
     return std::chrono::duration<double, std::milli>(when - g_start).count();

@@ -42,7 +42,9 @@ uint32_t read_apic_reg(const kvm_lapic_state& lapic, size_t offset) {
 void write_apic_reg(kvm_lapic_state& lapic, size_t offset, uint32_t value) {
     std::memcpy(lapic.regs + offset, &value, sizeof value);
 }
-uint32_t with_delivery_mode(uint32_t lvt, uint32_t mode) { return (lvt & ~0x700u) | (mode << 8); }
+uint32_t with_delivery_mode(uint32_t lvt, uint32_t mode) {
+    return (lvt & ~0x700u) | (mode << 8);
+}
 
 }  // namespace
 
@@ -73,9 +75,15 @@ Vcpu::Vcpu(const KvmSystem& kvm, const KvmVm& vm, uint32_t index, uint32_t vcpu_
 
 void Vcpu::configure_msrs() {
     const std::pair<uint32_t, uint64_t> values[] = {
-        {kMsrSysenterCs, 0},  {kMsrSysenterEsp, 0},        {kMsrSysenterEip, 0},
-        {kMsrStar, 0},        {kMsrLstar, 0},              {kMsrCstar, 0},
-        {kMsrSyscallMask, 0}, {kMsrKernelGsBase, 0},       {kMsrMiscEnable, kMiscEnableFastString},
+        {kMsrSysenterCs, 0},
+        {kMsrSysenterEsp, 0},
+        {kMsrSysenterEip, 0},
+        {kMsrStar, 0},
+        {kMsrLstar, 0},
+        {kMsrCstar, 0},
+        {kMsrSyscallMask, 0},
+        {kMsrKernelGsBase, 0},
+        {kMsrMiscEnable, kMiscEnableFastString},
         {kMsrMtrrDefType, kMtrrEnableWriteBack},
     };
     // Set one at a time: a host that refuses one MSR should not cost us the others.
@@ -136,8 +144,8 @@ void Vcpu::run(IoBus& pio, IoBus& mmio, VmControl& control, const std::atomic<bo
                 __atomic_store_n(&run_->immediate_exit, 0, __ATOMIC_SEQ_CST);
                 continue;
             }
-            control.request_stop({VmEnd::vmm_error, 0,
-                                  std::string("KVM_RUN failed: ") + std::strerror(errno)});
+            control.request_stop(
+                {VmEnd::vmm_error, 0, std::string("KVM_RUN failed: ") + std::strerror(errno)});
             break;
         }
         if (!handle_exit(pio, mmio, control)) break;
@@ -159,15 +167,16 @@ bool Vcpu::handle_exit(IoBus& pio, IoBus& mmio, VmControl& control) {
         case KVM_EXIT_IRQ_WINDOW_OPEN:
             return true;
         case KVM_EXIT_SHUTDOWN:
-            control.request_stop({VmEnd::guest_crashed, 0,
-                                  who + "triple fault (KVM_EXIT_SHUTDOWN); " + describe_registers()});
+            control.request_stop(
+                {VmEnd::guest_crashed, 0,
+                 who + "triple fault (KVM_EXIT_SHUTDOWN); " + describe_registers()});
             return false;
         case KVM_EXIT_FAIL_ENTRY: {
             char reason[64];
             std::snprintf(reason, sizeof reason, "0x%" PRIx64,
                           static_cast<uint64_t>(run_->fail_entry.hardware_entry_failure_reason));
-            control.request_stop({VmEnd::guest_crashed, 0,
-                                  who + "VM entry failed, hardware reason " + reason});
+            control.request_stop(
+                {VmEnd::guest_crashed, 0, who + "VM entry failed, hardware reason " + reason});
             return false;
         }
         case KVM_EXIT_INTERNAL_ERROR:
@@ -185,18 +194,18 @@ bool Vcpu::handle_exit(IoBus& pio, IoBus& mmio, VmControl& control) {
                     control.request_stop({VmEnd::reset, 0, who + "system event: reset"});
                     break;
                 default:
-                    control.request_stop({VmEnd::guest_crashed, 0,
-                                          who + "system event " +
-                                              std::to_string(run_->system_event.type)});
+                    control.request_stop(
+                        {VmEnd::guest_crashed, 0,
+                         who + "system event " + std::to_string(run_->system_event.type)});
                     break;
             }
             return false;
         default:
-            logf_limited(g_unexpected_exit_log, LogLevel::warn, "vcpu %u: unexpected exit reason %u",
-                         index_, run_->exit_reason);
-            control.request_stop({VmEnd::vmm_error, 0,
-                                  who + "unexpected KVM exit reason " +
-                                      std::to_string(run_->exit_reason)});
+            logf_limited(g_unexpected_exit_log, LogLevel::warn,
+                         "vcpu %u: unexpected exit reason %u", index_, run_->exit_reason);
+            control.request_stop(
+                {VmEnd::vmm_error, 0,
+                 who + "unexpected KVM exit reason " + std::to_string(run_->exit_reason)});
             return false;
     }
 }
@@ -232,7 +241,8 @@ void Vcpu::handle_mmio(IoBus& mmio) {
 std::string Vcpu::describe_registers() const {
     kvm_regs regs{};
     kvm_sregs sregs{};
-    if (::ioctl(fd_.get(), KVM_GET_REGS, &regs) < 0 || ::ioctl(fd_.get(), KVM_GET_SREGS, &sregs) < 0)
+    if (::ioctl(fd_.get(), KVM_GET_REGS, &regs) < 0 ||
+        ::ioctl(fd_.get(), KVM_GET_SREGS, &sregs) < 0)
         return "registers unavailable";
     char text[256];
     std::snprintf(text, sizeof text,

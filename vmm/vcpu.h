@@ -24,7 +24,7 @@ inline constexpr int kVcpuKickSignal = SIGUSR1;
 void install_vcpu_kick_handler();
 
 class Vcpu {
-public:
+  public:
     Vcpu(const KvmSystem& kvm, const KvmVm& vm, uint32_t index, uint32_t vcpu_count);
     Vcpu(const Vcpu&) = delete;
     Vcpu& operator=(const Vcpu&) = delete;
@@ -41,7 +41,7 @@ public:
     // From any thread: makes KVM_RUN return as soon as possible (or not enter at all).
     void kick();
 
-private:
+  private:
     void configure_msrs();
     void configure_fpu();
     void configure_lapic();

@@ -23,7 +23,7 @@ struct SourceLocation {
 
 // A configuration error: one line, "FILE:LINE:COL: what is wrong".
 class ConfigError : public std::runtime_error {
-public:
+  public:
     ConfigError(const SourceLocation& where, const std::string& what)
         : std::runtime_error(where.str() + ": " + what) {}
 };
@@ -35,8 +35,8 @@ struct DriveConfig {
     std::filesystem::path path;  // resolved against the config file's folder
     bool read_only = false;
     DriveEngine engine = DriveEngine::automatic;
-    SourceLocation where;        // the [[drive]] table
-    SourceLocation path_where;   // the path value
+    SourceLocation where;       // the [[drive]] table
+    SourceLocation path_where;  // the path value
 };
 
 enum class ConsoleKind { stdout_stream, none, file };

@@ -19,7 +19,7 @@ namespace nvmevm {
 inline constexpr int kVmEndedSignal = SIGUSR2;
 
 class VmRunState final : public VmControl {
-public:
+  public:
     explicit VmRunState(pthread_t main_thread) : main_thread_(main_thread) {}
 
     void request_stop(VmOutcome outcome) override;
@@ -29,7 +29,7 @@ public:
     [[nodiscard]] const std::atomic<bool>& stopping() const { return stopping_; }
     [[nodiscard]] std::optional<VmOutcome> outcome() const;
 
-private:
+  private:
     pthread_t main_thread_;
     std::function<void()> kick_all_;
     std::atomic<bool> stopping_{false};

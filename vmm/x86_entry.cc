@@ -81,7 +81,8 @@ kvm_sregs entry_sregs(const kvm_sregs& base, EntryState::Mode mode) {
         s.cr4 = kCr4Pae;
         s.efer = kEferLme | kEferLma;
     } else {
-        // PVH: "paging disabled, protected mode enabled" (xen/include/public/arch-x86/hvm/start_info.h).
+        // PVH: "paging disabled, protected mode enabled"
+        // (xen/include/public/arch-x86/hvm/start_info.h).
         s.cr0 = kCr0Pe | kCr0Et;
         s.cr3 = 0;
         s.cr4 = 0;

@@ -23,7 +23,7 @@ struct Mode {
 
 constexpr Mode kModes[] = {
     {"hello", mode_hello}, {"badio", mode_badio},       {"cpus", mode_cpus},   {"info", mode_info},
-    {"reset", mode_reset}, {"poweroff", mode_poweroff}, {"crash", mode_crash},
+    {"reset", mode_reset}, {"poweroff", mode_poweroff}, {"crash", mode_crash}, {"spin", mode_spin},
 };
 
 constexpr uint8_t kStatusUsage = 1;

@@ -19,6 +19,15 @@ void mode_poweroff(const Context&) {
     poweroff_vm();
 }
 
+void mode_spin(const Context&) {
+    // Runs until the host stops the VM (SIGTERM/SIGINT tests, memory measurements). Ring 3, so
+    // it costs the host one busy core and no exits.
+    put_line_start("spinning\n");
+    for (;;) {
+        asm volatile("pause");
+    }
+}
+
 void mode_crash(const Context&) {
     put_line_start("crash\n");
     crash_vm();

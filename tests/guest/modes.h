@@ -20,5 +20,6 @@ void mode_info(const Context& context);
 [[noreturn]] void mode_reset(const Context& context);
 [[noreturn]] void mode_poweroff(const Context& context);
 [[noreturn]] void mode_crash(const Context& context);
+[[noreturn]] void mode_spin(const Context& context);
 
 }  // namespace guest

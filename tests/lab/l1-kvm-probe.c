@@ -27,15 +27,18 @@ int main(void) {
     if (vm < 0) return fail("KVM_CREATE_VM");
 
     // mov dx,0x3f8; mov al,'O'; out dx,al; mov al,'K'; out dx,al; mov al,10; out dx,al; hlt
-    static const uint8_t code[] = {0xba, 0xf8, 0x03, 0xb0, 'O', 0xee, 0xb0, 'K',
-                                   0xee, 0xb0, '\n', 0xee, 0xf4};
+    static const uint8_t code[] = {0xba, 0xf8, 0x03, 0xb0, 'O',  0xee, 0xb0,
+                                   'K',  0xee, 0xb0, '\n', 0xee, 0xf4};
     const size_t mem_size = 0x1000;
     uint8_t* mem = mmap(NULL, mem_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED) return fail("mmap guest memory");
     memcpy(mem, code, sizeof code);
-    struct kvm_userspace_memory_region region = {
-        .slot = 0, .guest_phys_addr = 0x1000, .memory_size = mem_size, .userspace_addr = (uintptr_t)mem};
-    if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region) < 0) return fail("KVM_SET_USER_MEMORY_REGION");
+    struct kvm_userspace_memory_region region = {.slot = 0,
+                                                 .guest_phys_addr = 0x1000,
+                                                 .memory_size = mem_size,
+                                                 .userspace_addr = (uintptr_t)mem};
+    if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+        return fail("KVM_SET_USER_MEMORY_REGION");
 
     int vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
     if (vcpu < 0) return fail("KVM_CREATE_VCPU");
