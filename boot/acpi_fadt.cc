@@ -30,10 +30,10 @@ std::vector<uint8_t> build_fadt(const AcpiPlatform& platform, uint64_t dsdt_addr
     fadt.x_dsdt = dsdt_addr;
     fadt.sci_int = kSciInt;
     fadt.flags = acpi::kFadtHwReducedAcpi | acpi::kFadtResetRegSup;
-    // No VGA; MSI must stay allowed (virtio-pci uses MSI-X); no i8042 keyboard controller to
-    // probe (port 0x64 only accepts the reset pulse); CMOS RTC per platform.
+    // No VGA; MSI must stay allowed (virtio-pci uses MSI-X); CMOS RTC and i8042 per platform.
     fadt.iapc_boot_arch = acpi::kBootArchVgaNotPresent;
     if (!platform.cmos_rtc) fadt.iapc_boot_arch |= acpi::kBootArchCmosRtcNotPresent;
+    if (platform.i8042) fadt.iapc_boot_arch |= acpi::kBootArch8042;
     fadt.reset_reg = io_port(platform.reset_port);
     fadt.reset_value = platform.reset_value;
     fadt.sleep_control_reg = io_port(platform.sleep_control_port);

@@ -27,21 +27,18 @@ std::vector<uint8_t> build_madt(const AcpiPlatform& platform) {
     std::vector<uint8_t> out(sizeof(acpi::Madt));
     for (uint32_t i = 0; i < platform.vcpus; ++i) {
         const auto id = static_cast<uint8_t>(i);
-        append(out, acpi::MadtLocalApic{acpi::kMadtTypeLocalApic, sizeof(acpi::MadtLocalApic),
-                                        id, id, acpi::kMadtLocalApicEnabled});
+        append(out, acpi::MadtLocalApic{acpi::kMadtTypeLocalApic, sizeof(acpi::MadtLocalApic), id,
+                                        id, acpi::kMadtLocalApicEnabled});
     }
-    append(out, acpi::MadtIoApic{acpi::kMadtTypeIoApic, sizeof(acpi::MadtIoApic),
-                                 platform.ioapic_id, 0,
-                                 static_cast<uint32_t>(platform.ioapic_address),
-                                 platform.ioapic_gsi_base});
+    append(out, acpi::MadtIoApic{
+                    acpi::kMadtTypeIoApic, sizeof(acpi::MadtIoApic), platform.ioapic_id, 0,
+                    static_cast<uint32_t>(platform.ioapic_address), platform.ioapic_gsi_base});
     append(out, acpi::MadtInterruptOverride{
-                    acpi::kMadtTypeInterruptOverride, sizeof(acpi::MadtInterruptOverride),
-                    kIsaBus, kPitIrq, kPitGsi,
-                    acpi::kIntiActiveHigh | acpi::kIntiEdgeTriggered});
-    append(out, acpi::MadtLocalApicNmi{acpi::kMadtTypeLocalApicNmi,
-                                       sizeof(acpi::MadtLocalApicNmi), kAllProcessors,
-                                       acpi::kIntiActiveHigh | acpi::kIntiEdgeTriggered,
-                                       kNmiLint});
+                    acpi::kMadtTypeInterruptOverride, sizeof(acpi::MadtInterruptOverride), kIsaBus,
+                    kPitIrq, kPitGsi, acpi::kIntiActiveHigh | acpi::kIntiEdgeTriggered});
+    append(out, acpi::MadtLocalApicNmi{acpi::kMadtTypeLocalApicNmi, sizeof(acpi::MadtLocalApicNmi),
+                                       kAllProcessors,
+                                       acpi::kIntiActiveHigh | acpi::kIntiEdgeTriggered, kNmiLint});
 
     acpi::Madt madt{};
     acpi::fill_header(madt.header, "APIC", static_cast<uint32_t>(out.size()), kMadtRevision);

@@ -14,7 +14,7 @@ struct Rsdp {
     char signature[8];  // "RSD PTR "
     uint8_t checksum;   // over the first 20 bytes (the ACPI 1.0 part)
     char oem_id[6];
-    uint8_t revision;   // 2: XSDT present
+    uint8_t revision;  // 2: XSDT present
     uint32_t rsdt_address;
     uint32_t length;
     uint64_t xsdt_address;

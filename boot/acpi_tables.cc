@@ -51,7 +51,7 @@ namespace {
 
 // Hands out 16-byte aligned space in the ACPI area and writes tables there.
 class AcpiArea {
-public:
+  public:
     explicit AcpiArea(const GuestMemory& memory) : memory_(memory) {}
 
     uint64_t put(std::span<const uint8_t> table) {
@@ -65,7 +65,7 @@ public:
         return addr;
     }
 
-private:
+  private:
     const GuestMemory& memory_;
     uint64_t next_ = layout::kAcpiTables;
 };
@@ -111,7 +111,9 @@ uint64_t write_acpi_tables(const GuestMemory& memory, const AcpiPlatform& platfo
     rsdp.rsdt_address = static_cast<uint32_t>(rsdt);
     rsdp.length = sizeof(rsdp);
     rsdp.xsdt_address = xsdt;
-    const auto raw = [&] { return std::span(reinterpret_cast<const uint8_t*>(&rsdp), sizeof(rsdp)); };
+    const auto raw = [&] {
+        return std::span(reinterpret_cast<const uint8_t*>(&rsdp), sizeof(rsdp));
+    };
     rsdp.checksum = static_cast<uint8_t>(-acpi::sum(raw().first(acpi::kRsdpV1Length)));
     rsdp.extended_checksum = static_cast<uint8_t>(-acpi::sum(raw()));
     if (!memory.write_obj(GuestAddress{rsdp_addr}, rsdp)) {

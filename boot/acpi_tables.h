@@ -35,6 +35,9 @@ struct AcpiPlatform {
     // nvmevm emulates no CMOS RTC: the FADT says so, and Linux does not probe ports 0x70/71
     // for an RTC device (the boot clock comes from kvmclock).
     bool cmos_rtc = false;
+    // FADT "8042 present": when false Linux's i8042 driver does not probe for a keyboard
+    // controller (ports 0x60/0x64 then serve only the reset pulse).
+    bool i8042 = false;
 
     [[nodiscard]] static AcpiPlatform for_vcpus(uint32_t vcpus) {
         AcpiPlatform p;

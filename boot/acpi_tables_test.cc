@@ -131,6 +131,13 @@ TEST(AcpiTables, FadtIsHardwareReducedWithSleepAndResetRegisters) {
     EXPECT_TRUE(val(f.iapc_boot_arch) & acpi::kBootArchVgaNotPresent);
     EXPECT_EQ(val(f.pm1a_cnt_blk), 0u);  // hardware-reduced: no fixed hardware blocks
     EXPECT_EQ(val(f.x_pm_tmr_blk.address), 0u);
+    EXPECT_FALSE(val(f.iapc_boot_arch) & acpi::kBootArch8042);
+
+    AcpiPlatform with_8042 = AcpiPlatform::for_vcpus(1);
+    with_8042.i8042 = true;
+    with_8042.cmos_rtc = true;
+    std::memcpy(&f, build_fadt(with_8042, 0xE1000).data(), sizeof(f));
+    EXPECT_EQ(val(f.iapc_boot_arch), acpi::kBootArchVgaNotPresent | acpi::kBootArch8042);
 }
 
 TEST(AcpiTables, MadtHasOneEnabledLocalApicPerVcpuAndTheIoApic) {
@@ -155,8 +162,8 @@ TEST(AcpiTables, MadtHasOneEnabledLocalApicPerVcpuAndTheIoApic) {
             EXPECT_EQ(at<uint32_t>(madt, offset + 4), 0xFEC00000u);
             EXPECT_EQ(at<uint32_t>(madt, offset + 8), 0u);
         } else if (type == acpi::kMadtTypeInterruptOverride) {
-            EXPECT_EQ(madt[offset + 3], 0);             // IRQ 0
-            EXPECT_EQ(at<uint32_t>(madt, offset + 4), 2u);  // GSI 2
+            EXPECT_EQ(madt[offset + 3], 0);                  // IRQ 0
+            EXPECT_EQ(at<uint32_t>(madt, offset + 4), 2u);   // GSI 2
             EXPECT_EQ(at<uint16_t>(madt, offset + 8), 0x5);  // edge, active high
         }
         offset += length;
@@ -195,7 +202,7 @@ TEST(AcpiTables, UnsupportedPlatformsAreRefused) {
 // The strongest check that the tables are well-formed: ACPICA's disassembler (the same
 // parser Linux uses) accepts them. Needs acpica-tools; skipped without it.
 class Iasl : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         iasl_ = "/usr/bin/iasl";
         if (!std::filesystem::exists(iasl_)) GTEST_SKIP() << "iasl (acpica-tools) not installed";
@@ -226,8 +233,8 @@ protected:
 
     // Runs `iasl args` in the temp dir; the exit status must be 0.
     void run(const std::string& args) {
-        const std::string command = "cd " + dir_.string() + " && " + iasl_.string() + " " +
-                                    args + " > run.log 2>&1";
+        const std::string command =
+            "cd " + dir_.string() + " && " + iasl_.string() + " " + args + " > run.log 2>&1";
         const int status = std::system(command.c_str());
         std::stringstream log;
         log << std::ifstream(dir_ / "run.log").rdbuf();
@@ -241,8 +248,8 @@ protected:
 TEST_F(Iasl, DisassemblesDsdt) {
     const std::string dsl = disassemble("dsdt", build_dsdt(AcpiPlatform::for_vcpus(2)));
     for (const char* want :
-         {"PNP0A03", "PNP0501", "_S5_", "Device (PCI0)", "Device (COM1)", "WordBusNumber",
-          "0x0CF8", "0x0CF7", "0x0D00", "0xC0000000", "0xFEBFFFFF", "IRQNoFlags", "0x03F8"}) {
+         {"PNP0A03", "PNP0501", "_S5_", "Device (PCI0)", "Device (COM1)", "WordBusNumber", "0x0CF8",
+          "0x0CF7", "0x0D00", "0xC0000000", "0xFEBFFFFF", "IRQNoFlags", "0x03F8"}) {
         EXPECT_NE(dsl.find(want), std::string::npos) << want << " not in:\n" << dsl;
     }
     EXPECT_EQ(dsl.find("Error"), std::string::npos) << dsl;

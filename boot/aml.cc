@@ -36,19 +36,25 @@ constexpr uint8_t kIoDecode16 = 0x01;
 constexpr uint8_t kMemoryRange = 0;
 constexpr uint8_t kIoRange = 1;
 constexpr uint8_t kBusNumberRange = 2;
-constexpr uint8_t kProducerMinFixedMaxFixed = 0x0c;  // _MAF | _MIF, positive decode, producer
-constexpr uint8_t kIoEntireRange = 0x03;             // _RNG = 3
+constexpr uint8_t kProducerMinFixedMaxFixed = 0x0c;     // _MAF | _MIF, positive decode, producer
+constexpr uint8_t kIoEntireRange = 0x03;                // _RNG = 3
 constexpr uint8_t kMemoryReadWriteNonCacheable = 0x01;  // _RW = 1, _MEM = 0
 
-void append(Bytes& out, std::span<const uint8_t> more) { out.insert(out.end(), more.begin(), more.end()); }
+void append(Bytes& out, std::span<const uint8_t> more) {
+    out.insert(out.end(), more.begin(), more.end());
+}
 
 template <typename T>
 void append_le(Bytes& out, T value) {
     for (size_t i = 0; i < sizeof(T); ++i) out.push_back(static_cast<uint8_t>(value >> (8 * i)));
 }
 
-bool lead_name_char(char c) { return (c >= 'A' && c <= 'Z') || c == '_'; }
-bool name_char(char c) { return lead_name_char(c) || (c >= '0' && c <= '9'); }
+bool lead_name_char(char c) {
+    return (c >= 'A' && c <= 'Z') || c == '_';
+}
+bool name_char(char c) {
+    return lead_name_char(c) || (c >= '0' && c <= '9');
+}
 
 void append_name_seg(Bytes& out, std::string_view seg, std::string_view path) {
     if (seg.empty() || seg.size() > 4 || !lead_name_char(seg[0])) {
@@ -83,10 +89,10 @@ Bytes word_address(uint8_t resource_type, uint8_t type_flags, uint16_t min, uint
     out.push_back(resource_type);
     out.push_back(kProducerMinFixedMaxFixed);
     out.push_back(type_flags);
-    append_le<uint16_t>(out, 0);    // granularity
+    append_le<uint16_t>(out, 0);  // granularity
     append_le<uint16_t>(out, min);
     append_le<uint16_t>(out, max);
-    append_le<uint16_t>(out, 0);    // translation offset
+    append_le<uint16_t>(out, 0);  // translation offset
     append_le<uint16_t>(out, static_cast<uint16_t>(max - min + 1));
     return out;
 }
@@ -102,7 +108,8 @@ Bytes pkg_length(size_t content) {
         const size_t total = content + n;
         if (total >= (size_t{1} << (4 + 8 * (n - 1)))) continue;
         Bytes out{static_cast<uint8_t>(((n - 1) << 6) | (total & 0x0f))};
-        for (size_t i = 1; i < n; ++i) out.push_back(static_cast<uint8_t>(total >> (4 + 8 * (i - 1))));
+        for (size_t i = 1; i < n; ++i)
+            out.push_back(static_cast<uint8_t>(total >> (4 + 8 * (i - 1))));
         return out;
     }
     throw std::length_error("AML package longer than 2^28 bytes");
@@ -255,7 +262,9 @@ Bytes word_bus_number(uint16_t min, uint16_t max) {
     return word_address(kBusNumberRange, 0, min, max);
 }
 
-Bytes word_io(uint16_t min, uint16_t max) { return word_address(kIoRange, kIoEntireRange, min, max); }
+Bytes word_io(uint16_t min, uint16_t max) {
+    return word_address(kIoRange, kIoEntireRange, min, max);
+}
 
 Bytes dword_memory(uint32_t min, uint32_t max) {
     Bytes out{kDWordAddressTag};

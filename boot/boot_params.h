@@ -9,9 +9,9 @@
 
 namespace nvmevm::linux_boot {
 
-inline constexpr uint32_t kHeaderMagic = 0x5372'6448;  // "HdrS" at 0x202
-inline constexpr uint16_t kBootFlag = 0xAA55;          // at 0x1fe
-inline constexpr uint64_t kSetupHeaderOffset = 0x1f1;  // setup header inside image and zero page
+inline constexpr uint32_t kHeaderMagic = 0x5372'6448;   // "HdrS" at 0x202
+inline constexpr uint16_t kBootFlag = 0xAA55;           // at 0x1fe
+inline constexpr uint64_t kSetupHeaderOffset = 0x1f1;   // setup header inside image and zero page
 inline constexpr uint64_t kHeaderLengthOffset = 0x201;  // end of header = 0x202 + this byte
 inline constexpr uint64_t kSectorSize = 512;
 inline constexpr uint8_t kDefaultSetupSects = 4;  // "If this field is 0, the real value is 4."
@@ -23,10 +23,10 @@ inline constexpr uint16_t kAcpiRsdpProtocol = 0x020e;
 inline constexpr uint64_t kEntry64Offset = 0x200;
 
 // loadflags
-inline constexpr uint8_t kLoadedHigh = 1u << 0;   // protected-mode code is loaded at 0x100000
-inline constexpr uint8_t kCanUseHeap = 1u << 7;   // heap_end_ptr is valid
+inline constexpr uint8_t kLoadedHigh = 1u << 0;  // protected-mode code is loaded at 0x100000
+inline constexpr uint8_t kCanUseHeap = 1u << 7;  // heap_end_ptr is valid
 // xloadflags
-inline constexpr uint16_t kXlfKernel64 = 1u << 0;         // has the 64-bit entry point
+inline constexpr uint16_t kXlfKernel64 = 1u << 0;  // has the 64-bit entry point
 inline constexpr uint16_t kXlfCanBeLoadedAbove4G = 1u << 1;
 
 inline constexpr uint8_t kLoaderTypeUndefined = 0xff;  // "no assigned ID"

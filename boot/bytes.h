@@ -47,8 +47,7 @@ static_assert(std::endian::native == std::endian::little,
 
 // The bytes [offset, offset + length) of `data`, or nothing when any of them is outside.
 [[nodiscard]] inline std::optional<std::span<const uint8_t>> sub(std::span<const uint8_t> data,
-                                                                 uint64_t offset,
-                                                                 uint64_t length) {
+                                                                 uint64_t offset, uint64_t length) {
     if (!in_bounds(data.size(), offset, length)) return std::nullopt;
     return data.subspan(static_cast<size_t>(offset), static_cast<size_t>(length));
 }

@@ -34,13 +34,14 @@ constexpr uint64_t kRequiredHeaderEnd =
 uint64_t runtime_start(const SetupHeader& h, uint64_t load_addr) {
     if (!h.relocatable_kernel) return h.pref_address ? h.pref_address : load_addr;
     if (!std::has_single_bit(h.kernel_alignment)) {
-        throw BootError("unsupported kernel: bzImage kernel_alignment " +
-                        hex(h.kernel_alignment) + " is not a power of two");
+        throw BootError("unsupported kernel: bzImage kernel_alignment " + hex(h.kernel_alignment) +
+                        " is not a power of two");
     }
     const uint64_t pref_address = h.pref_address;  // a copy: the header is packed
     auto start = bytes::align_up(std::max(load_addr, pref_address), h.kernel_alignment);
-    if (!start) throw BootError("unsupported kernel: bzImage pref_address " +
-                                hex(h.pref_address) + " is out of range");
+    if (!start)
+        throw BootError("unsupported kernel: bzImage pref_address " + hex(h.pref_address) +
+                        " is out of range");
     return *start;
 }
 
@@ -68,8 +69,7 @@ BzImage parse_bzimage(std::span<const uint8_t> image) {
     const SetupHeader& h = bz.header;
 
     if (h.version < kMinProtocol || bz.header_end < kRequiredHeaderEnd) {
-        throw BootError("unsupported kernel: bzImage boot protocol " +
-                        protocol_string(h.version) +
+        throw BootError("unsupported kernel: bzImage boot protocol " + protocol_string(h.version) +
                         " has no 64-bit entry point; nvmevm needs 2.12 or later");
     }
     if (!(h.xloadflags & kXlfKernel64)) {

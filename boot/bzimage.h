@@ -14,12 +14,12 @@ namespace nvmevm {
 
 // What nvmevm learns from a bzImage's header, every field checked against the file.
 struct BzImage {
-    linux_boot::SetupHeader header;      // the image's header, zero-extended if shorter
-    uint64_t header_end;                 // 0x202 + byte at 0x201, capped to the zero page
+    linux_boot::SetupHeader header;           // the image's header, zero-extended if shorter
+    uint64_t header_end;                      // 0x202 + byte at 0x201, capped to the zero page
     std::span<const uint8_t> protected_mode;  // the part after the setup sectors
-    uint64_t load_addr;                  // where protected_mode is copied (1 MiB)
-    uint64_t runtime_start;              // where the kernel decompresses itself to
-    uint64_t load_end;                   // end of [runtime_start, +init_size) and the image
+    uint64_t load_addr;                       // where protected_mode is copied (1 MiB)
+    uint64_t runtime_start;                   // where the kernel decompresses itself to
+    uint64_t load_end;                        // end of [runtime_start, +init_size) and the image
     uint64_t initrd_addr_max;
 };
 

@@ -27,7 +27,9 @@ T guest(const GuestMemory& memory, uint64_t addr) {
 
 // Offsets from Documentation/arch/x86/zero-page.rst and boot.rst, spelled out rather than
 // taken from the struct so the test checks the struct too.
-uint64_t zp(uint64_t offset) { return layout::kZeroPage + offset; }
+uint64_t zp(uint64_t offset) {
+    return layout::kZeroPage + offset;
+}
 
 std::string error_of(auto&& fn) {
     try {
@@ -54,19 +56,19 @@ TEST(BzImage, ZeroPageHasHeaderAndLoaderFields) {
     GuestMemory memory(kRam);
     const auto image = make_bzimage();
     (void)load_kernel(memory, {image, {}, "console=ttyS0", 0xE0000});
-    EXPECT_EQ(guest<uint32_t>(memory, zp(0x202)), 0x53726448u);  // "HdrS" copied
-    EXPECT_EQ(guest<uint16_t>(memory, zp(0x206)), 0x020fu);       // version copied
-    EXPECT_EQ(guest<uint32_t>(memory, zp(0x260)), 0x800000u);     // init_size copied
-    EXPECT_EQ(guest<uint32_t>(memory, zp(0x230)), 0x200000u);     // kernel_alignment copied
-    EXPECT_EQ(guest<uint8_t>(memory, zp(0x210)), 0xffu);          // type_of_loader
-    EXPECT_EQ(guest<uint8_t>(memory, zp(0x211)), 0x81u);          // LOADED_HIGH | CAN_USE_HEAP
-    EXPECT_EQ(guest<uint16_t>(memory, zp(0x224)), 0xfe00u);       // heap_end_ptr
+    EXPECT_EQ(guest<uint32_t>(memory, zp(0x202)), 0x53726448u);       // "HdrS" copied
+    EXPECT_EQ(guest<uint16_t>(memory, zp(0x206)), 0x020fu);           // version copied
+    EXPECT_EQ(guest<uint32_t>(memory, zp(0x260)), 0x800000u);         // init_size copied
+    EXPECT_EQ(guest<uint32_t>(memory, zp(0x230)), 0x200000u);         // kernel_alignment copied
+    EXPECT_EQ(guest<uint8_t>(memory, zp(0x210)), 0xffu);              // type_of_loader
+    EXPECT_EQ(guest<uint8_t>(memory, zp(0x211)), 0x81u);              // LOADED_HIGH | CAN_USE_HEAP
+    EXPECT_EQ(guest<uint16_t>(memory, zp(0x224)), 0xfe00u);           // heap_end_ptr
     EXPECT_EQ(guest<uint32_t>(memory, zp(0x228)), layout::kCmdline);  // cmd_line_ptr
     EXPECT_EQ(guest<uint32_t>(memory, zp(0x0c8)), 0u);                // ext_cmd_line_ptr
     EXPECT_EQ(guest<uint64_t>(memory, zp(0x070)), 0xE0000u);          // acpi_rsdp_addr
     EXPECT_EQ(guest<uint32_t>(memory, zp(0x218)), 0u);                // no ramdisk
     EXPECT_EQ(guest<uint32_t>(memory, zp(0x21c)), 0u);
-    EXPECT_EQ(guest<uint8_t>(memory, zp(0x1ef)), 0u);                 // sentinel
+    EXPECT_EQ(guest<uint8_t>(memory, zp(0x1ef)), 0u);  // sentinel
     const char* expected = "console=ttyS0";
     for (size_t i = 0; i <= std::strlen(expected); ++i) {
         EXPECT_EQ(guest<char>(memory, layout::kCmdline + i), expected[i]);
@@ -128,7 +130,9 @@ TEST(BzImage, InitrdThatDoesNotFitAboveTheKernelIsRefused) {
     GuestMemory memory(kRam);
     const auto image = make_bzimage();  // kernel needs up to 16 MiB + 8 MiB
     const std::vector<uint8_t> initrd(41 * kMiB, 0);
-    const std::string message = error_of([&] { (void)load_kernel(memory, {image, initrd, "", 0}); });
+    const std::string message = error_of([&] {
+        (void)load_kernel(memory, {image, initrd, "", 0});
+    });
     EXPECT_NE(message.find("initrd does not fit"), std::string::npos) << message;
     EXPECT_NE(message.find(std::to_string(41 * kMiB)), std::string::npos) << message;
     EXPECT_NE(message.find(std::to_string(40 * kMiB)), std::string::npos) << message;  // room
@@ -144,8 +148,9 @@ TEST(BzImage, CommandLineLongerThanCmdlineSizeIsRefused) {
     spec.cmdline_size = 8;
     const auto image = make_bzimage(spec);
     (void)load_kernel(memory, {image, {}, "12345678", 0});
-    EXPECT_NE(error_of([&] { (void)load_kernel(memory, {image, {}, "123456789", 0}); })
-                  .find("at most 8"),
+    EXPECT_NE(error_of([&] {
+                  (void)load_kernel(memory, {image, {}, "123456789", 0});
+              }).find("at most 8"),
               std::string::npos);
     EXPECT_NE(error_of([&] {
                   (void)load_kernel(memory, {image, {}, std::string("a\0b", 3), 0});
@@ -156,8 +161,9 @@ TEST(BzImage, CommandLineLongerThanCmdlineSizeIsRefused) {
 TEST(BzImage, KernelWorkingAreaMustBeRam) {
     GuestMemory memory(20 * kMiB);  // the kernel wants [16 MiB, 24 MiB)
     const auto image = make_bzimage();
-    EXPECT_NE(error_of([&] { (void)load_kernel(memory, {image, {}, "", 0}); })
-                  .find("guest RAM too small for the kernel"),
+    EXPECT_NE(error_of([&] {
+                  (void)load_kernel(memory, {image, {}, "", 0});
+              }).find("guest RAM too small for the kernel"),
               std::string::npos);
 }
 
@@ -201,7 +207,8 @@ TEST(BzImage, UnusableImagesAreRefusedWithAReason) {
 
     auto truncated = make_bzimage();
     truncated.resize(0x300);
-    EXPECT_EQ(reason(truncated).rfind("not a kernel: truncated bzImage", 0), 0u) << reason(truncated);
+    EXPECT_EQ(reason(truncated).rfind("not a kernel: truncated bzImage", 0), 0u)
+        << reason(truncated);
     truncated.resize(0x204);  // "HdrS" itself cut short
     EXPECT_EQ(reason(truncated).rfind("not a kernel:", 0), 0u) << reason(truncated);
     auto header_cut = make_bzimage();

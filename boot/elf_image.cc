@@ -114,8 +114,7 @@ std::vector<ElfNote> elf_notes(std::span<const uint8_t> image, const ElfSegment&
             !bytes::in_bounds(notes->size(), *desc_at, n->n_descsz)) {
             malformed("truncated ELF note at file offset " + hex(note_segment.offset + at));
         }
-        std::string_view name(reinterpret_cast<const char*>(notes->data() + name_at),
-                              n->n_namesz);
+        std::string_view name(reinterpret_cast<const char*>(notes->data() + name_at), n->n_namesz);
         if (!name.empty() && name.back() == '\0') name.remove_suffix(1);
         result.push_back({n->n_type, name, notes->subspan(*desc_at, n->n_descsz)});
         // The padding after the last note may be missing: stop at the segment's end.

@@ -15,7 +15,7 @@ namespace nvmevm {
 
 // A kernel or initrd that cannot be booted; message says why ("not a kernel: ...").
 class BootError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
@@ -45,7 +45,7 @@ struct BootInputs {
     std::span<const uint8_t> kernel;
     std::span<const uint8_t> initrd;  // may be empty
     std::string cmdline;
-    uint64_t acpi_rsdp = 0;           // guest address of the RSDP, 0 if none
+    uint64_t acpi_rsdp = 0;  // guest address of the RSDP, 0 if none
 };
 
 // Loads kernel, initrd, command line and the boot information structure (boot_params with

@@ -73,8 +73,8 @@ PvhElf parse_pvh_elf(std::span<const uint8_t> image) {
                             " lies below 1 MiB, where nvmevm keeps its boot data");
         }
         if (end > k4GiB) {
-            throw BootError("unsupported kernel: ELF segment [" + hex(s.paddr) + ", " +
-                            hex(end) + ") reaches above 4 GiB");
+            throw BootError("unsupported kernel: ELF segment [" + hex(s.paddr) + ", " + hex(end) +
+                            ") reaches above 4 GiB");
         }
         pvh.load_end = std::max(pvh.load_end, end);
         entry_loaded = entry_loaded || (pvh.entry >= s.paddr && pvh.entry < end);

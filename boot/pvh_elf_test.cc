@@ -131,8 +131,9 @@ TEST(PvhElf, InitrdIsModuleZeroAboveTheKernel) {
     EXPECT_EQ(guest<uint8_t>(memory, module.paddr + 4999), 0x42);
 
     const std::vector<uint8_t> too_big(kRam - kText - 0x7000 + 1, 0);
-    EXPECT_NE(error_of([&] { (void)load_kernel(memory, {image, too_big, "", 0}); })
-                  .find("initrd does not fit"),
+    EXPECT_NE(error_of([&] {
+                  (void)load_kernel(memory, {image, too_big, "", 0});
+              }).find("initrd does not fit"),
               std::string::npos);
 }
 
@@ -164,7 +165,9 @@ TEST(PvhElf, ElfWithoutPvhNoteIsNotAKernel) {
 constexpr size_t kPhoff = offsetof(Elf64_Ehdr, e_phoff);
 constexpr size_t kPhnum = offsetof(Elf64_Ehdr, e_phnum);
 constexpr size_t kPhentsize = offsetof(Elf64_Ehdr, e_phentsize);
-size_t phdr(size_t index, size_t field) { return sizeof(Elf64_Ehdr) + index * sizeof(Elf64_Phdr) + field; }
+size_t phdr(size_t index, size_t field) {
+    return sizeof(Elf64_Ehdr) + index * sizeof(Elf64_Phdr) + field;
+}
 
 TEST(PvhElf, MalformedHeadersAreRefused) {
     const auto good = kernel_elf().build();
@@ -183,11 +186,13 @@ TEST(PvhElf, MalformedHeadersAreRefused) {
     EXPECT_TRUE(starts_with(with([](auto& i) { i.resize(40); }), malformed));
     EXPECT_TRUE(starts_with(with([](auto& i) { i[EI_DATA] = ELFDATA2MSB; }), malformed));
     EXPECT_TRUE(starts_with(with([](auto& i) { i[EI_CLASS] = 7; }), malformed));
-    EXPECT_NE(with([](auto& i) { poke<uint16_t>(i, offsetof(Elf64_Ehdr, e_machine), EM_AARCH64); })
-                  .find("not x86_64"),
+    EXPECT_NE(with([](auto& i) {
+                  poke<uint16_t>(i, offsetof(Elf64_Ehdr, e_machine), EM_AARCH64);
+              }).find("not x86_64"),
               std::string::npos);
-    EXPECT_NE(with([](auto& i) { poke<uint16_t>(i, offsetof(Elf64_Ehdr, e_type), ET_DYN); })
-                  .find("not an executable"),
+    EXPECT_NE(with([](auto& i) {
+                  poke<uint16_t>(i, offsetof(Elf64_Ehdr, e_type), ET_DYN);
+              }).find("not an executable"),
               std::string::npos);
     // e_phoff beyond the file, or so large that e_phoff + table size wraps.
     EXPECT_NE(with([&](auto& i) { poke<uint64_t>(i, kPhoff, good.size()); }).find("e_phoff"),
@@ -219,16 +224,18 @@ TEST(PvhElf, MalformedHeadersAreRefused) {
               }).find("outside the"),
               std::string::npos);
     // p_filesz > p_memsz; p_paddr + p_memsz wrapping.
-    EXPECT_NE(with([](auto& i) { poke<uint64_t>(i, phdr(0, offsetof(Elf64_Phdr, p_memsz)), 16); })
-                  .find("p_filesz is larger"),
+    EXPECT_NE(with([](auto& i) {
+                  poke<uint64_t>(i, phdr(0, offsetof(Elf64_Phdr, p_memsz)), 16);
+              }).find("p_filesz is larger"),
               std::string::npos);
     EXPECT_NE(with([](auto& i) {
                   poke<uint64_t>(i, phdr(1, offsetof(Elf64_Phdr, p_paddr)), UINT64_MAX - 0x10);
               }).find("overflows"),
               std::string::npos);
     // Segments that would land in the boot data or above 4 GiB.
-    EXPECT_NE(with([](auto& i) { poke<uint64_t>(i, phdr(0, offsetof(Elf64_Phdr, p_paddr)), 0x8000); })
-                  .find("below 1 MiB"),
+    EXPECT_NE(with([](auto& i) {
+                  poke<uint64_t>(i, phdr(0, offsetof(Elf64_Phdr, p_paddr)), 0x8000);
+              }).find("below 1 MiB"),
               std::string::npos);
     EXPECT_NE(with([](auto& i) {
                   poke<uint64_t>(i, phdr(1, offsetof(Elf64_Phdr, p_paddr)), 0xffff'f000);
@@ -245,19 +252,24 @@ TEST(PvhElf, MalformedNotesAreRefused) {
     // A note whose name or desc runs past the segment.
     auto truncated = pvh_note(kText, 8);
     truncated.resize(truncated.size() - 4);
-    EXPECT_NE(probe_error(image_with_notes(truncated)).find("truncated ELF note"), std::string::npos);
+    EXPECT_NE(probe_error(image_with_notes(truncated)).find("truncated ELF note"),
+              std::string::npos);
     auto huge_name = pvh_note(kText, 8);
     testing::poke<uint32_t>(huge_name, 0, 0xffffffff);
-    EXPECT_NE(probe_error(image_with_notes(huge_name)).find("truncated ELF note"), std::string::npos);
+    EXPECT_NE(probe_error(image_with_notes(huge_name)).find("truncated ELF note"),
+              std::string::npos);
     auto huge_desc = pvh_note(kText, 8);
     testing::poke<uint32_t>(huge_desc, 4, 0xfffffffc);
-    EXPECT_NE(probe_error(image_with_notes(huge_desc)).find("truncated ELF note"), std::string::npos);
-    // A PVH note of the wrong size; an entry outside the loaded segments or above 4 GiB.
-    EXPECT_NE(probe_error(image_with_notes(testing::elf_note("Xen", 18, {1, 2}))).find("expected 4 or 8"),
+    EXPECT_NE(probe_error(image_with_notes(huge_desc)).find("truncated ELF note"),
               std::string::npos);
+    // A PVH note of the wrong size; an entry outside the loaded segments or above 4 GiB.
+    EXPECT_NE(
+        probe_error(image_with_notes(testing::elf_note("Xen", 18, {1, 2}))).find("expected 4 or 8"),
+        std::string::npos);
     EXPECT_NE(probe_error(image_with_notes(pvh_note(kText + 64))).find("outside every loadable"),
               std::string::npos);
-    EXPECT_NE(probe_error(image_with_notes(pvh_note(kText + (1ull << 32)))).find("outside every loadable"),
+    EXPECT_NE(probe_error(image_with_notes(pvh_note(kText + (1ull << 32))))
+                  .find("outside every loadable"),
               std::string::npos);
     // A few bytes of padding after the last note are fine.
     auto padded = pvh_note(kText, 8);
@@ -271,8 +283,9 @@ TEST(PvhElf, SegmentOutsideRamIsRefusedAtLoad) {
     const auto image = b.build();
     (void)probe_kernel(image);  // fine in itself
     GuestMemory memory(kRam);
-    EXPECT_NE(error_of([&] { (void)load_kernel(memory, {image, {}, "", 0}); })
-                  .find("guest RAM too small for the kernel"),
+    EXPECT_NE(error_of([&] {
+                  (void)load_kernel(memory, {image, {}, "", 0});
+              }).find("guest RAM too small for the kernel"),
               std::string::npos);
 }
 

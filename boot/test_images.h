@@ -29,7 +29,9 @@ struct BzImageSpec {
 };
 
 // Payload byte i is (i * 7 + 3) & 0xff, so a test can check the copy.
-inline uint8_t payload_byte(size_t i) { return static_cast<uint8_t>(i * 7 + 3); }
+inline uint8_t payload_byte(size_t i) {
+    return static_cast<uint8_t>(i * 7 + 3);
+}
 
 inline std::vector<uint8_t> make_bzimage(const BzImageSpec& spec = {}) {
     const size_t sects = spec.setup_sects ? spec.setup_sects : linux_boot::kDefaultSetupSects;
@@ -88,7 +90,7 @@ inline std::vector<uint8_t> pvh_note(uint64_t entry, size_t size = 8) {
 
 // Lays out an ELF header, its program headers and then each segment's file bytes.
 class ElfBuilder {
-public:
+  public:
     explicit ElfBuilder(bool is64 = true) : is64_(is64) {}
 
     ElfBuilder& load(uint64_t paddr, std::vector<uint8_t> data, uint64_t memsz) {
@@ -163,7 +165,7 @@ public:
         return out;
     }
 
-private:
+  private:
     struct Segment {
         uint32_t type;
         uint64_t paddr;
