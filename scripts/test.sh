@@ -13,6 +13,13 @@ scripts/check-format.sh
 echo "== build"
 scripts/build.sh
 
+echo "== lab kernel (Debian cloud kernel, fetched once into lab-cache/)"
+# The unit tests also load this real kernel (boot/real_kernel_test.cc); the lab boots it.
+scripts/lab-prepare.sh
+# shellcheck disable=SC1091
+. lab-cache/lab.env
+export NVMEVM_TEST_BZIMAGE=$LAB_BZIMAGE NVMEVM_TEST_VMLINUX=$LAB_VMLINUX
+
 echo "== tests"
 (cd build && ctest --output-on-failure -j1 ${LABELS:+-L "$LABELS"})
 

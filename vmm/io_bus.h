@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <span>
 #include <string>
 
@@ -29,6 +30,11 @@ class IoBus {
 
     // Claims [base, base + length). Throws std::invalid_argument on overlap (a VMM bug).
     void add(uint64_t base, uint64_t length, std::shared_ptr<BusDevice> device);
+    // Releases the range starting at `base` (a PCI BAR being moved or disabled by the guest).
+    // Returns false if nothing was there.
+    bool remove(uint64_t base);
+    // Like add, but returns false instead of throwing: for ranges the guest chooses (BARs).
+    [[nodiscard]] bool try_add(uint64_t base, uint64_t length, std::shared_ptr<BusDevice> device);
 
     // Returns true if a device handled the access.
     bool read(uint64_t address, std::span<uint8_t> data);
@@ -39,11 +45,16 @@ class IoBus {
         uint64_t length;
         std::shared_ptr<BusDevice> device;
     };
-    // Looks up the device whose range holds the whole access.
-    [[nodiscard]] const std::pair<const uint64_t, Entry>* find(uint64_t address, size_t size) const;
+    // Looks up the device whose range holds the whole access; nullptr and offset untouched if
+    // none. Returns a reference to keep the device alive while it runs outside the lock.
+    [[nodiscard]] std::shared_ptr<BusDevice> find(uint64_t address, size_t size,
+                                                  uint64_t& offset) const;
+    [[nodiscard]] bool overlaps(uint64_t base, uint64_t length) const;
 
     std::string name_;
-    std::map<uint64_t, Entry> entries_;  // by base; written only before vCPUs start
+    // By base. Read on every exit, written only when the guest moves a PCI BAR: a shared lock.
+    mutable std::shared_mutex mutex_;
+    std::map<uint64_t, Entry> entries_;
     RateLimiter unhandled_log_;
 };
 

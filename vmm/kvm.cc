@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include "vmm/kvm_abi.h"
+#include "vmm/log.h"
 
 namespace nvmevm {
 namespace {
@@ -105,6 +106,42 @@ void KvmVm::set_irq_line(uint32_t irq, bool level) const {
     // Cannot fail for a valid pin once the irqchip exists; a failure would be a VMM bug, and
     // throwing from a device callback on a vCPU thread would be worse than a lost edge.
     (void)::ioctl(fd(), KVM_IRQ_LINE, &line);
+}
+
+}  // namespace nvmevm
+
+namespace nvmevm {
+
+bool KvmVm::signal_msi(uint64_t address, uint32_t data) const noexcept {
+    kvm_msi msi{};
+    msi.address_lo = static_cast<uint32_t>(address);
+    msi.address_hi = static_cast<uint32_t>(address >> 32);
+    msi.data = data;
+    // KVM returns >0 when delivered, 0 when the guest blocked it, <0 on a bad message.
+    return ::ioctl(fd(), KVM_SIGNAL_MSI, &msi) >= 0;
+}
+
+namespace {
+kvm_ioeventfd mmio_eventfd(uint64_t address, uint32_t length, int eventfd) {
+    kvm_ioeventfd io{};
+    io.addr = address;
+    io.len = length;
+    io.fd = eventfd;
+    return io;
+}
+}  // namespace
+
+void KvmVm::add_mmio_eventfd(uint64_t address, uint32_t length, int eventfd) const {
+    const kvm_ioeventfd io = mmio_eventfd(address, length, eventfd);
+    checked_ioctl(fd(), KVM_IOEVENTFD, &io, "KVM_IOEVENTFD");
+}
+
+void KvmVm::remove_mmio_eventfd(uint64_t address, uint32_t length, int eventfd) const noexcept {
+    kvm_ioeventfd io = mmio_eventfd(address, length, eventfd);
+    io.flags = KVM_IOEVENTFD_FLAG_DEASSIGN;
+    if (::ioctl(fd(), KVM_IOEVENTFD, &io) < 0)
+        logf(LogLevel::warn, "KVM_IOEVENTFD deassign at 0x%llx failed",
+             static_cast<unsigned long long>(address));
 }
 
 }  // namespace nvmevm

@@ -48,6 +48,16 @@ class KvmVm {
     // Drives an interrupt controller input pin (ISA IRQs reach both PIC and IOAPIC).
     void set_irq_line(uint32_t irq, bool level) const;
 
+    // Injects an MSI (address/data as the guest programmed them in an MSI-X table entry).
+    // Returns false when KVM refused it (the guest's address/data were nonsense).
+    [[nodiscard]] bool signal_msi(uint64_t address, uint32_t data) const noexcept;
+
+    // Binds `eventfd` to guest writes of `length` bytes (0: any length) at MMIO `address`: such
+    // a write signals the eventfd inside KVM, with no exit to userspace. Throws on failure.
+    void add_mmio_eventfd(uint64_t address, uint32_t length, int eventfd) const;
+    // Undoes add_mmio_eventfd (before the BAR moves); failures are logged, not thrown.
+    void remove_mmio_eventfd(uint64_t address, uint32_t length, int eventfd) const noexcept;
+
   private:
     UniqueFd fd_;
 };
