@@ -3,7 +3,8 @@
 //
 // The whole command line is checked before anything runs: an unknown word or a bad status
 // exits with status 1 and nothing else happens. Without a mode word it runs `hello`.
-// A bad hvm_start_info (magic) exits with status 2.
+// A bad hvm_start_info (magic) exits with status 2; a mode whose checks failed (blk) makes it
+// exit with status 3 (kStatusCheckFailed) whatever status= said.
 #include <stdint.h>
 
 #include "cmdline.h"
@@ -22,9 +23,16 @@ struct Mode {
 };
 
 constexpr Mode kModes[] = {
-    {"hello", mode_hello}, {"badio", mode_badio},       {"cpus", mode_cpus},   {"info", mode_info},
-    {"reset", mode_reset}, {"poweroff", mode_poweroff}, {"crash", mode_crash}, {"spin", mode_spin},
+    {"hello", mode_hello},     {"badio", mode_badio},       {"cpus", mode_cpus},
+    {"info", mode_info},       {"reset", mode_reset},       {"poweroff", mode_poweroff},
+    {"crash", mode_crash},     {"spin", mode_spin},         {"blk", mode_blk},
+    {"blkinfo", mode_blkinfo}, {"blkbench", mode_blkbench},
 };
+
+// Words that only modify a mode (the mode reads them from the command line).
+constexpr const char* kOptionWords[] = {"noevtidx", "noindirect", "nomq"};
+
+bool g_mode_failed = false;
 
 constexpr uint8_t kStatusUsage = 1;
 constexpr uint8_t kStatusBadStartInfo = 2;
@@ -59,6 +67,8 @@ uint8_t check_cmdline(const char* cmdline, bool* has_mode) {
             }
         } else if (find_mode(word) != nullptr) {
             *has_mode = true;
+        } else if (is_option_word(word.text, word.length)) {
+            // read by the modes it modifies
         } else {
             usage_error("unknown word: ", word);
         }
@@ -67,6 +77,21 @@ uint8_t check_cmdline(const char* cmdline, bool* has_mode) {
 }
 
 }  // namespace
+
+bool is_option_word(const char* text, size_t length) {
+    const Word word{text, length};
+    for (const char* option : kOptionWords) {
+        if (word.is(option)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void report_mode_failure() {
+    g_mode_failed = true;
+}
+
 }  // namespace guest
 
 extern "C" [[noreturn]] void guest_main(uint32_t start_info_paddr, uint64_t entry_tsc) {
@@ -94,6 +119,9 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info_paddr, uint64_t entr
         }
     }
 
+    if (g_mode_failed) {
+        status = kStatusCheckFailed;
+    }
     put_line_start("exit status=");
     put_dec(status);
     put_str(" cycles=");

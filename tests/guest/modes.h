@@ -2,6 +2,7 @@
 // returns, and the next word runs, or ends the VM.
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "start_info.h"
@@ -21,5 +22,17 @@ void mode_info(const Context& context);
 [[noreturn]] void mode_poweroff(const Context& context);
 [[noreturn]] void mode_crash(const Context& context);
 [[noreturn]] void mode_spin(const Context& context);
+void mode_blk(const Context& context);       // mode_blk.cc: the virtio-blk suite
+void mode_blkinfo(const Context& context);   // mode_blkinfo.cc: virtio-blk devices described
+void mode_blkbench(const Context& context);  // mode_blkbench.cc: 4 KiB read latency, QD1/QD8
+
+// Option words a mode reads from the command line itself (noevtidx, noindirect, nomq for the
+// blk modes): main.cc accepts them and runs nothing for them.
+bool is_option_word(const char* text, size_t length);
+
+// A mode whose checks failed calls this; the guest then exits with kStatusCheckFailed
+// instead of the status= value.
+inline constexpr uint8_t kStatusCheckFailed = 3;
+void report_mode_failure();
 
 }  // namespace guest

@@ -95,8 +95,7 @@ unsigned pci_capabilities(PciAddress where, uint8_t* offsets, unsigned max) {
     unsigned stored = 0;
     // The low two bits of every pointer are reserved (6.7): mask them.
     auto offset = static_cast<uint8_t>(pci_read8(where, kPciCapabilityPointer) & 0xfc);
-    for (unsigned steps = 0; offset >= 0x40 && steps < kMaxCapabilities && stored < max;
-         ++steps) {
+    for (unsigned steps = 0; offset >= 0x40 && steps < kMaxCapabilities && stored < max; ++steps) {
         offsets[stored++] = offset;
         offset = static_cast<uint8_t>(pci_read8(where, static_cast<uint8_t>(offset + 1)) & 0xfc);
     }

@@ -41,11 +41,11 @@ uint8_t pci_read8(PciAddress where, uint8_t offset);
 void pci_write16(PciAddress where, uint8_t offset, uint16_t value);  // a 16-bit port write
 
 struct PciBarInfo {
-    bool present = false;   // a memory or I/O BAR (a 64-bit BAR's upper slot: false)
+    bool present = false;  // a memory or I/O BAR (a 64-bit BAR's upper slot: false)
     bool io = false;
     bool is64 = false;
     bool prefetchable = false;
-    uint64_t address = 0;   // as assigned; 0: unassigned
+    uint64_t address = 0;  // as assigned; 0: unassigned
 };
 
 struct PciFunction {

@@ -9,16 +9,70 @@
 # QEMU's isa-debug-exit device at 0xf4: QEMU then exits with 2 * status + 1. Reset and
 # triple faults end QEMU with 0 (-no-reboot). ACPI S5 at port 0x600 is nvmevm's; q35 has
 # PM1a control elsewhere, so `poweroff` shows the guest's fallback under QEMU.
+# --check also boots the virtio-blk modes (`blk`, `blkinfo`) against QEMU's modern
+# virtio-blk-pci (disable-legacy=on) on scratch disk images: read-write with two queues,
+# read-only, without EVENT_IDX/indirect descriptors (device properties and guest words), one
+# small queue, two devices, and none.
 # Environment: QEMU (default qemu-system-x86_64), TIMEOUT seconds per boot (default 30).
 set -u
 
 QEMU=${QEMU:-qemu-system-x86_64}
 TIMEOUT=${TIMEOUT:-30}
 
+# Extra QEMU arguments for the next boots (the virtio-blk checks set devices here).
+EXTRA=()
+
 boot() {  # boot GUEST CMDLINE: serial output on stdout, returns QEMU's exit code
     timeout "$TIMEOUT" "$QEMU" -M q35 -accel tcg -nodefaults -display none -no-reboot \
         -m 64 -smp 2 -serial stdio -kernel "$1" -append "$2" \
-        -device isa-debug-exit,iobase=0xf4,iosize=4 </dev/null
+        -device isa-debug-exit,iobase=0xf4,iosize=4 "${EXTRA[@]}" </dev/null
+}
+
+# blkdev ID FILE DRIVE_OPTS DEVICE_OPTS: QEMU arguments for one modern virtio-blk-pci device.
+blkdev() {
+    EXTRA+=(-drive "file=$2,if=none,id=$1,format=raw$3"
+        -device "virtio-blk-pci,drive=$1,disable-legacy=on$4")
+}
+
+blk_checks() {  # blk_checks GUEST
+    local g=$1 dir
+    dir=$(mktemp -d) || return 1
+    truncate -s 8M "$dir/a.img" && truncate -s 1G "$dir/big.img" && truncate -s 4M "$dir/ro.img" ||
+        return 1
+    local allpass=("-FAIL" "+blk: " "+ 0 failed" "+exit status=0")
+
+    EXTRA=()
+    blkdev d0 "$dir/a.img" ",discard=unmap" ",num-queues=2,serial=testserial"
+    check "$g" "blkinfo" 1 "+blkinfo: 1 virtio-blk device(s)" "+capacity=16384" \
+        "+negotiated: 0x" "+queue 1: size "
+    check "$g" "blk" 1 "${allpass[@]}" '+PASS get-id serial="testserial"' "+PASS write-read (" \
+        "+PASS write-read-indirect" "+PASS sweep" "+PASS flush" "+PASS discard" \
+        "+PASS write-zeroes" "+PASS read-past-end -> IOERR" "+PASS write-across-end" \
+        "+PASS unknown-type -> UNSUPP" "+PASS mq" "+PASS used-len" "+PASS reset"
+    check "$g" "blkbench" 1 "+bench qd1: 2000 x 4 KiB reads" "+bench qd8: 2000 x" "-FAIL"
+    check "$g" "blk noevtidx noindirect nomq status=4" 9 "-FAIL" "+ 0 failed" \
+        "+SKIP write-read-indirect" "+SKIP mq" "+PASS sweep" "+exit status=4"
+
+    EXTRA=()
+    blkdev d0 "$dir/a.img" "" ",num-queues=2,event_idx=off,indirect_desc=off,queue-size=16"
+    check "$g" "blk" 1 "${allpass[@]}" "+SKIP write-read-indirect" "+PASS sweep" "+PASS mq" \
+        "+size=16"
+
+    EXTRA=()
+    blkdev r0 "$dir/ro.img" ",read-only=on" ""
+    check "$g" "blk" 1 "${allpass[@]}" "+PASS ro-read" "+PASS ro-write -> IOERR" \
+        "+SKIP write-read (read-only device)"
+
+    EXTRA=()
+    blkdev d0 "$dir/a.img" "" ",num-queues=1"
+    blkdev d1 "$dir/big.img" "" ",num-queues=4,serial=big"
+    check "$g" "blk" 1 "${allpass[@]}" "+blk: 2 virtio-blk device(s)" \
+        "+SKIP sweep (disk larger than 64 MiB)" "+capacity=2097152" '+serial="big"'
+
+    EXTRA=()
+    check "$g" "blk" 7 "+blk: FAIL no modern virtio-blk device" "+exit status=3"
+    check "$g" "blkinfo" 1 "+blkinfo: 0 virtio-blk device(s)" "+exit status=0"
+    rm -rf "$dir"
 }
 
 failures=0
@@ -57,6 +111,7 @@ if [ "${1:-}" = "--check" ]; then
     check "$g" "reset" 0 "+guest: reset" "-did not end"
     check "$g" "crash" 0 "+guest: crash" "-did not end"
     check "$g" "poweroff" 255 "+guest: poweroff" "+ACPI S5 power-off did not end the VM"
+    blk_checks "$g"
     if [ "$failures" -ne 0 ]; then
         echo "$failures check(s) failed"
         exit 1

@@ -110,30 +110,31 @@ bool VirtioPci::attach(const PciFunction& function, const char** error) {
         // support" (4.1.4.1): later ones of a type already found are skipped.
         VirtioRegion* region = nullptr;
         switch (type) {
-        case kCapCommon:
-            region = &common_;
-            break;
-        case kCapNotify:
-            if (length < kNotifyCapMinLen) {
+            case kCapCommon:
+                region = &common_;
+                break;
+            case kCapNotify:
+                if (length < kNotifyCapMinLen) {
+                    continue;
+                }
+                region = &notify_;
+                break;
+            case kCapIsr:
+                region = &isr_;
+                break;
+            case kCapDevice:
+                region = &device_;
+                break;
+            default:  // kCapPciCfg, shared memory, vendor data: not used
                 continue;
-            }
-            region = &notify_;
-            break;
-        case kCapIsr:
-            region = &isr_;
-            break;
-        case kCapDevice:
-            region = &device_;
-            break;
-        default:  // kCapPciCfg, shared memory, vendor data: not used
-            continue;
         }
         if (region->found && region->address != 0) {
             continue;
         }
         read_region(function, cap, region);
         if (type == kCapNotify) {
-            notify_multiplier_ = pci_read32(where, static_cast<uint8_t>(cap + kCapNotifyMultiplier));
+            notify_multiplier_ =
+                pci_read32(where, static_cast<uint8_t>(cap + kCapNotifyMultiplier));
         }
     }
     const char* problem = check_region(common_, "no common configuration capability",
@@ -279,14 +280,18 @@ uint32_t VirtioPci::config32(uint32_t offset) {
 }
 
 uint64_t VirtioPci::config64(uint32_t offset) {
-    for (;;) {
+    // A device whose generation never settles gets the last reading, not a hang.
+    uint64_t value = 0;
+    for (unsigned attempt = 0; attempt < 100; ++attempt) {
         uint8_t before = config_generation();
         uint64_t low = config32(offset);
         uint64_t high = config32(offset + 4);
+        value = low | high << 32;
         if (config_generation() == before) {
-            return low | high << 32;
+            break;
         }
     }
+    return value;
 }
 
 }  // namespace guest
