@@ -8,7 +8,7 @@ namespace nvmevm {
 namespace {
 
 class RecordingDevice final : public BusDevice {
-public:
+  public:
     void read(uint64_t offset, std::span<uint8_t> data) override {
         reads.push_back(offset);
         std::fill(data.begin(), data.end(), 0x42);

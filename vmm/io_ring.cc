@@ -1,0 +1,218 @@
+#include "vmm/io_ring.h"
+
+#include <poll.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <system_error>
+
+namespace nvmevm {
+namespace {
+
+[[noreturn]] void throw_errno(int negative_errno, const char* what) {
+    throw std::system_error(-negative_errno, std::system_category(), what);
+}
+
+}  // namespace
+
+IoRing::IoRing(unsigned entries) {
+    io_uring_params params{};
+    // No SQPOLL: it would add a kernel thread per ring. No COOP_TASKRUN / DEFER_TASKRUN: both
+    // stop a completion from ending KVM_RUN (the first sends no IPI, so a vCPU in the guest only
+    // notices at its next exit; the second posts CQEs only inside io_uring_enter).
+    params.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
+    params.cq_entries = 2 * entries;
+    const int rc = io_uring_queue_init_params(entries, &ring_, &params);
+    if (rc < 0) throw_errno(rc, "io_uring_queue_init");
+}
+
+IoRing::~IoRing() {
+    // Closing the ring cancels what is still in flight; guest RAM and files stay valid until
+    // the kernel has let go of them (the exit waits for cancellation).
+    io_uring_queue_exit(&ring_);
+}
+
+void IoRing::register_guest_memory(const GuestMemory& memory) {
+    if (!chunks_.empty()) throw std::system_error(EEXIST, std::system_category(), "fixed buffers");
+    std::vector<Chunk> chunks;
+    for (const GuestRegion& region : memory.regions()) {
+        for (uint64_t done = 0; done < region.size; done += kMaxFixedBuffer) {
+            const uint64_t size = std::min(kMaxFixedBuffer, region.size - done);
+            chunks.push_back({region.host_base + done, region.guest_base + done, size});
+        }
+    }
+    std::sort(chunks.begin(), chunks.end(),
+              [](const Chunk& a, const Chunk& b) { return a.host < b.host; });
+    std::vector<iovec> iovecs;
+    iovecs.reserve(chunks.size());
+    for (const Chunk& chunk : chunks) iovecs.push_back({chunk.host, chunk.size});
+    const int rc =
+        io_uring_register_buffers(&ring_, iovecs.data(), static_cast<unsigned>(iovecs.size()));
+    if (rc < 0) throw_errno(rc, "io_uring_register_buffers (guest RAM)");
+    chunks_ = std::move(chunks);
+}
+
+void IoRing::register_file_table(unsigned slots) {
+    if (!file_slots_.empty()) throw std::system_error(EEXIST, std::system_category(), "files");
+    const int rc = io_uring_register_files_sparse(&ring_, slots);
+    if (rc < 0) throw_errno(rc, "io_uring_register_files_sparse");
+    file_slots_.assign(slots, false);
+}
+
+unsigned IoRing::add_file(int fd) {
+    if (file_slots_.empty()) register_file_table(16);
+    const auto it = std::find(file_slots_.begin(), file_slots_.end(), false);
+    if (it == file_slots_.end())
+        throw std::system_error(ENFILE, std::system_category(), "registered file table full");
+    const auto slot = static_cast<unsigned>(it - file_slots_.begin());
+    const int rc = io_uring_register_files_update(&ring_, slot, &fd, 1);
+    if (rc < 0) throw_errno(rc, "io_uring_register_files_update");
+    *it = true;
+    return slot;
+}
+
+void IoRing::remove_file(unsigned slot) {
+    if (slot >= file_slots_.size() || !file_slots_[slot]) return;
+    int empty = -1;
+    const int rc = io_uring_register_files_update(&ring_, slot, &empty, 1);
+    if (rc < 0) throw_errno(rc, "io_uring_register_files_update (remove)");
+    file_slots_[slot] = false;
+}
+
+void IoRing::poll_multishot(int fd, uint32_t tag) {
+    io_uring_sqe* sqe = get_sqe();
+    if (sqe == nullptr) throw_errno(last_submit_error_, "io_uring poll_multishot");
+    io_uring_prep_poll_multishot(sqe, fd, POLLIN);
+    io_uring_sqe_set_data64(sqe, RingData::of_tag(tag));
+    polls_.push_back({fd, tag});
+}
+
+io_uring_sqe* IoRing::get_sqe() noexcept {
+    if (io_uring_sqe* sqe = io_uring_get_sqe(&ring_)) return sqe;
+    // The SQ is full: hand what is queued to the kernel and take a fresh entry. Nothing is
+    // lost; the kernel consumes every SQE it is given (a bad one still yields its CQE).
+    if (submit() < 0) return nullptr;
+    return io_uring_get_sqe(&ring_);
+}
+
+int IoRing::submit() noexcept {
+    if (io_uring_sq_ready(&ring_) == 0) return 0;
+    for (;;) {
+        const int rc = io_uring_submit(&ring_);
+        if (rc >= 0) return rc;
+        if (rc == -EINTR) continue;
+        last_submit_error_ = rc;
+        return rc;
+    }
+}
+
+void IoRing::post(IoCompletion* done, int32_t result) noexcept {
+    done->next_posted_ = nullptr;
+    done->posted_result_ = result;
+    if (posted_tail_ != nullptr)
+        posted_tail_->next_posted_ = done;
+    else
+        posted_head_ = done;
+    posted_tail_ = done;
+}
+
+void IoRing::rearm_poll(uint32_t tag) noexcept {
+    for (const Poll& poll : polls_) {
+        if (poll.tag != tag) continue;
+        io_uring_sqe* sqe = get_sqe();
+        // Without an SQE the queue would go deaf; only a refused submission gets here, and the
+        // next kick is then lost. Nothing better is possible without throwing on the hot path.
+        if (sqe == nullptr) return;
+        io_uring_prep_poll_multishot(sqe, poll.fd, POLLIN);
+        io_uring_sqe_set_data64(sqe, RingData::of_tag(tag));
+        return;
+    }
+}
+
+unsigned IoRing::reap_impl(TagThunk thunk, void* ctx) noexcept {
+    struct Event {
+        uint64_t data;
+        int32_t res;
+        uint32_t flags;
+    };
+    unsigned delivered = 0;
+    for (;;) {
+        // Copy a batch out and release the CQ slots before running callbacks: a callback may
+        // queue new work whose completions then have room.
+        Event batch[64];
+        unsigned count = 0;
+        unsigned head;
+        io_uring_cqe* cqe;
+        io_uring_for_each_cqe(&ring_, head, cqe) {
+            batch[count++] = {cqe->user_data, cqe->res, cqe->flags};
+            if (count == std::size(batch)) break;
+        }
+        io_uring_cq_advance(&ring_, count);
+        for (unsigned i = 0; i < count; ++i) {
+            const Event& event = batch[i];
+            if (RingData::is_tag(event.data)) {
+                const uint32_t tag = RingData::tag(event.data);
+                // A multishot poll ends without F_MORE (CQ overflow, or the kernel dropping it);
+                // a successful end is re-armed, an error (-EBADF, -ECANCELED) is final.
+                if ((event.flags & IORING_CQE_F_MORE) == 0 && event.res >= 0) rearm_poll(tag);
+                thunk(ctx, tag, event.res);
+            } else if (event.data != RingData::kIgnore) {
+                reinterpret_cast<IoCompletion*>(event.data)->complete(event.res);
+            }
+        }
+        delivered += count;
+        if (count != 0) continue;
+        // Overflowed CQEs wait in the kernel until an io_uring_enter flushes them: the only
+        // syscall reap makes, and only when the CQ ring was full.
+        if (io_uring_cq_has_overflow(&ring_)) {
+            (void)io_uring_get_events(&ring_);
+            if (io_uring_cq_ready(&ring_) != 0) continue;
+        }
+        if (posted_head_ == nullptr) break;
+        // Detach the list first: callbacks may post again; those are delivered next round.
+        IoCompletion* done = posted_head_;
+        posted_head_ = posted_tail_ = nullptr;
+        while (done != nullptr) {
+            IoCompletion* next = done->next_posted_;
+            done->complete(done->posted_result_);
+            ++delivered;
+            done = next;
+        }
+    }
+    return delivered;
+}
+
+int IoRing::wait(unsigned min_complete) noexcept {
+    for (;;) {
+        const int rc = io_uring_submit_and_wait(&ring_, min_complete);
+        if (rc >= 0) return 0;
+        if (rc != -EINTR) return rc;
+    }
+}
+
+int IoRing::fixed_buffer_index(const void* host, size_t len) const noexcept {
+    const auto* p = static_cast<const uint8_t*>(host);
+    // The last chunk that starts at or below p.
+    auto it = std::upper_bound(chunks_.begin(), chunks_.end(), p,
+                               [](const uint8_t* value, const Chunk& c) { return value < c.host; });
+    if (it == chunks_.begin()) return -1;
+    --it;
+    const auto offset = static_cast<uint64_t>(p - it->host);
+    if (offset > it->size || len > it->size - offset) return -1;
+    return static_cast<int>(it - chunks_.begin());
+}
+
+IoRing::FixedRange IoRing::fixed_range(GuestAddress gpa, uint64_t len) const noexcept {
+    // A handful of chunks (one per GiB of RAM): a scan is as fast as a search.
+    for (size_t i = 0; i < chunks_.size(); ++i) {
+        const Chunk& c = chunks_[i];
+        if (gpa.value < c.guest_base) continue;
+        const uint64_t offset = gpa.value - c.guest_base;
+        if (offset > c.size || len > c.size - offset) continue;
+        return {static_cast<int>(i), c.host + offset};
+    }
+    return {};
+}
+
+}  // namespace nvmevm

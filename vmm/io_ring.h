@@ -1,0 +1,172 @@
+// One io_uring per vCPU thread: it carries both the multishot polls on the ioeventfds of the
+// virtqueues that vCPU owns and the block I/O of those queues. The ring is created without
+// SQPOLL (no kernel thread of ours) and without COOP_TASKRUN / DEFER_TASKRUN: with plain task
+// work, a completion (a guest kick seen by a poll, or finished I/O) sets TIF_NOTIFY_SIGNAL on
+// the owning thread and IPIs it, so a running KVM_RUN returns EINTR at once and the CQE is
+// already in the CQ ring when it does (scripts/probe-uring-taskrun.c measures all three).
+//
+// user_data carries one of three things (see RingData below):
+//   0                     an operation nobody waits for (ignored by reap)
+//   even, non-zero        an IoCompletion* (its vtable pointer makes it at least 8-aligned)
+//   odd                   a tag: (tag << 1) | 1, handed to the caller's tag handler by reap;
+//                         the multishot polls use tags (e.g. the queue index)
+//
+// Single-threaded by design: every member function must be called on the owning thread.
+#pragma once
+
+#include <liburing.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "vmm/guest_memory.h"
+
+namespace nvmevm {
+
+// What an operation reports to when it ends. The device derives its per-request state from it.
+// complete() runs on the ring's thread from inside IoRing::reap(), never from the call that
+// started the operation, and exactly once per started operation.
+class IoCompletion {
+  public:
+    // `result`: bytes transferred (>= 0) or -errno, exactly as the kernel reported it.
+    virtual void complete(int32_t result) noexcept = 0;
+
+  protected:
+    IoCompletion() = default;
+    IoCompletion(const IoCompletion&) = default;
+    IoCompletion& operator=(const IoCompletion&) = default;
+    ~IoCompletion() = default;
+
+  private:
+    friend class IoRing;
+    // The intrusive list of completions posted without the kernel (IoRing::post): no allocation.
+    IoCompletion* next_posted_ = nullptr;
+    int32_t posted_result_ = 0;
+};
+
+// The user_data encoding (documented at the top of this file).
+struct RingData {
+    static constexpr uint64_t kIgnore = 0;
+    [[nodiscard]] static uint64_t of(IoCompletion* done) noexcept {
+        return reinterpret_cast<uintptr_t>(done);
+    }
+    [[nodiscard]] static constexpr uint64_t of_tag(uint32_t tag) noexcept {
+        return (uint64_t{tag} << 1) | 1;
+    }
+    [[nodiscard]] static constexpr bool is_tag(uint64_t data) noexcept { return (data & 1) != 0; }
+    [[nodiscard]] static constexpr uint32_t tag(uint64_t data) noexcept {
+        return static_cast<uint32_t>(data >> 1);
+    }
+};
+
+class IoRing {
+  public:
+    // io_uring caps one registered buffer at 1 GiB on many kernels: guest RAM is registered in
+    // chunks no larger than this.
+    static constexpr uint64_t kMaxFixedBuffer = uint64_t{1} << 30;
+
+    // `entries` SQ entries (rounded up to a power of two by the kernel), a CQ twice as large:
+    // with every request in flight plus a poll CQE per queue there is room before overflow.
+    // Throws std::system_error.
+    explicit IoRing(unsigned entries = 256);
+    ~IoRing();
+    IoRing(const IoRing&) = delete;
+    IoRing& operator=(const IoRing&) = delete;
+
+    // ---- setup (throws std::system_error) ----
+
+    // Registers every region of guest RAM as fixed buffers, split into <= 1 GiB chunks. Pins the
+    // pages: all of guest RAM becomes resident, and without CAP_IPC_LOCK it counts against
+    // RLIMIT_MEMLOCK (ENOMEM when over; the caller may go on without fixed buffers).
+    void register_guest_memory(const GuestMemory& memory);
+    // Creates a sparse table of `slots` registered files (once per ring).
+    void register_file_table(unsigned slots);
+    // Puts `fd` in a free slot of the table (created with 16 slots if there is none yet) and
+    // returns the slot, which replaces the fd in SQEs flagged IOSQE_FIXED_FILE.
+    [[nodiscard]] unsigned add_file(int fd);
+    // Empties a slot. Operations still in flight on it keep their file reference.
+    void remove_file(unsigned slot);
+    // Arms a multishot poll for POLLIN on `fd` (an eventfd). Every wakeup yields a CQE with
+    // user_data RingData::of_tag(tag); reap() re-arms the poll when the kernel ends it (a CQE
+    // without IORING_CQE_F_MORE). Nobody needs to read() the eventfd: each eventfd_signal()
+    // wakes the poll again whatever the counter holds. Submitted by the next submit().
+    void poll_multishot(int fd, uint32_t tag);
+
+    // ---- hot path (noexcept, error codes) ----
+
+    // A zeroed SQE to fill, or nullptr if the SQ is full even after submitting what is queued
+    // (only when the kernel refuses the submission: then the error is in `last_submit_error`).
+    [[nodiscard]] io_uring_sqe* get_sqe() noexcept;
+    // Submits the queued SQEs in one io_uring_enter; no syscall when nothing is queued.
+    // Returns the number submitted or -errno.
+    [[nodiscard]] int submit() noexcept;
+    [[nodiscard]] unsigned queued_sqes() const noexcept { return io_uring_sq_ready(&ring_); }
+
+    // Completes `done` with `result` without the kernel: delivered by the next reap(), in post
+    // order, after the CQEs. Lets an engine that finishes at once (null, synchronous fallbacks)
+    // use the same completion path as real I/O.
+    void post(IoCompletion* done, int32_t result) noexcept;
+    [[nodiscard]] bool has_posted() const noexcept { return posted_head_ != nullptr; }
+
+    // Delivers everything that has completed, without a syscall in the common case: CQEs are
+    // read straight from the CQ ring (the kernel posted them via task_work before KVM_RUN
+    // returned), then posted completions. IoCompletion targets get complete(res); tags go to
+    // `on_tag(uint32_t tag, int32_t res)`. Loops until both are empty, so completions posted
+    // from inside a callback are delivered too. Must not be called from inside a callback.
+    // Returns the number delivered.
+    template <typename OnTag>
+    unsigned reap(OnTag&& on_tag) noexcept {
+        return reap_impl(
+            [](void* ctx, uint32_t tag, int32_t res) noexcept {
+                (*static_cast<std::remove_reference_t<OnTag>*>(ctx))(tag, res);
+            },
+            &on_tag);
+    }
+    unsigned reap() noexcept {
+        return reap_impl([](void*, uint32_t, int32_t) noexcept {}, nullptr);
+    }
+
+    // Submits what is queued and blocks until at least `min_complete` CQEs are there (tests,
+    // benchmarks, shutdown; the vCPU loop waits in KVM_RUN instead). Returns 0 or -errno.
+    [[nodiscard]] int wait(unsigned min_complete) noexcept;
+
+    // Maps [host, host + len) to the fixed buffer holding all of it: its index, or -1 when the
+    // range is not inside one registered chunk (then use the vectored ops).
+    [[nodiscard]] int fixed_buffer_index(const void* host, size_t len) const noexcept;
+    // The same for a guest range: the index and the host address, or index -1.
+    struct FixedRange {
+        int index = -1;
+        uint8_t* host = nullptr;
+    };
+    [[nodiscard]] FixedRange fixed_range(GuestAddress gpa, uint64_t len) const noexcept;
+
+    [[nodiscard]] int ring_fd() const noexcept { return ring_.ring_fd; }
+    [[nodiscard]] int last_submit_error() const noexcept { return last_submit_error_; }
+
+  private:
+    using TagThunk = void (*)(void* ctx, uint32_t tag, int32_t res) noexcept;
+    unsigned reap_impl(TagThunk thunk, void* ctx) noexcept;
+    void rearm_poll(uint32_t tag) noexcept;
+
+    struct Chunk {  // one registered buffer, sorted by host address
+        uint8_t* host;
+        uint64_t guest_base;
+        uint64_t size;
+    };
+    struct Poll {
+        int fd;
+        uint32_t tag;
+    };
+
+    mutable io_uring ring_{};
+    std::vector<Chunk> chunks_;
+    std::vector<Poll> polls_;
+    std::vector<bool> file_slots_;  // true: slot in use
+    IoCompletion* posted_head_ = nullptr;
+    IoCompletion* posted_tail_ = nullptr;
+    int last_submit_error_ = 0;
+};
+
+}  // namespace nvmevm
