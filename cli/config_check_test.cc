@@ -208,12 +208,12 @@ TEST_F(ConfigCheck, CheckRepeatsValueChecksOnBuiltConfigs) {
     c.vcpus = 0;
     EXPECT_CONTAINS(config_error([&] { check_config(c); }), "vcpus must be between 1 and 64");
     c = load(boot);
-    c.drives.push_back(DriveConfig{"bad id",
-                                   dir / "disk.img",
-                                   false,
-                                   DriveEngine::automatic,
-                                   {"x.toml", 1, 1},
-                                   {"x.toml", 1, 1}});
+    DriveConfig drive;
+    drive.id = "bad id";
+    drive.path = dir / "disk.img";
+    drive.where = {"x.toml", 1, 1};
+    drive.path_where = {"x.toml", 1, 1};
+    c.drives.push_back(drive);
     EXPECT_CONTAINS(config_error([&] { check_config(c); }), "x.toml:1:1: drive id");
 }
 

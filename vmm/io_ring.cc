@@ -33,12 +33,13 @@ IoRing::~IoRing() {
     io_uring_queue_exit(&ring_);
 }
 
-void IoRing::register_guest_memory(const GuestMemory& memory) {
+void IoRing::register_guest_memory(const GuestMemory& memory, uint64_t max_chunk) {
     if (!chunks_.empty()) throw std::system_error(EEXIST, std::system_category(), "fixed buffers");
+    if (max_chunk == 0 || max_chunk > kMaxFixedBuffer) max_chunk = kMaxFixedBuffer;
     std::vector<Chunk> chunks;
     for (const GuestRegion& region : memory.regions()) {
-        for (uint64_t done = 0; done < region.size; done += kMaxFixedBuffer) {
-            const uint64_t size = std::min(kMaxFixedBuffer, region.size - done);
+        for (uint64_t done = 0; done < region.size; done += max_chunk) {
+            const uint64_t size = std::min(max_chunk, region.size - done);
             chunks.push_back({region.host_base + done, region.guest_base + done, size});
         }
     }

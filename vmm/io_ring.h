@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <type_traits>
 #include <vector>
 
 #include "vmm/guest_memory.h"
@@ -80,7 +81,8 @@ class IoRing {
     // Registers every region of guest RAM as fixed buffers, split into <= 1 GiB chunks. Pins the
     // pages: all of guest RAM becomes resident, and without CAP_IPC_LOCK it counts against
     // RLIMIT_MEMLOCK (ENOMEM when over; the caller may go on without fixed buffers).
-    void register_guest_memory(const GuestMemory& memory);
+    // `max_chunk` exists for tests (small chunks); leave it at the default.
+    void register_guest_memory(const GuestMemory& memory, uint64_t max_chunk = kMaxFixedBuffer);
     // Creates a sparse table of `slots` registered files (once per ring).
     void register_file_table(unsigned slots);
     // Puts `fd` in a free slot of the table (created with 16 slots if there is none yet) and

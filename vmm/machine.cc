@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "boot/kernel_image.h"
+#include "vmm/block_devices.h"
 #include "vmm/file_image.h"
 #include "vmm/kvm.h"
 #include "vmm/log.h"
@@ -41,12 +42,14 @@ EntryState load_guest(const VmConfig& config, const GuestMemory& memory, uint64_
 // Runs the vCPU threads and ends them all, whatever happens, before the VM is torn down.
 class VcpuThreads {
   public:
-    VcpuThreads(std::vector<std::unique_ptr<Vcpu>>& vcpus, Platform& platform, VmRunState& state)
+    VcpuThreads(std::vector<std::unique_ptr<Vcpu>>& vcpus, Platform& platform, BlockDevices& drives,
+                VmRunState& state)
         : vcpus_(vcpus), state_(state) {
         state.set_kicker([this] { kick_all(); });
         for (auto& vcpu : vcpus) {
-            threads_.emplace_back([&vcpu = *vcpu, &platform, &state] {
-                vcpu.run(platform.pio(), platform.mmio(), state, state.stopping());
+            VcpuWork* work = drives.vcpu_work(vcpu->index());
+            threads_.emplace_back([&vcpu = *vcpu, &platform, &state, work] {
+                vcpu.run(platform.pio(), platform.mmio(), state, state.stopping(), work);
             });
         }
     }
@@ -87,6 +90,7 @@ VmOutcome run_machine(const VmConfig& config) {
     phase("VM created");
     VmRunState state(pthread_self());
     Platform platform(config, memory, vm, state);
+    BlockDevices drives(config, memory, vm, platform.pci(), platform.mmio());
 
     phase("platform ready");
     const EntryState entry = load_guest(config, memory, platform.acpi_rsdp());
@@ -102,7 +106,7 @@ VmOutcome run_machine(const VmConfig& config) {
          static_cast<unsigned long long>(config.memory_mib));
 
     {
-        VcpuThreads threads(vcpus, platform, state);
+        VcpuThreads threads(vcpus, platform, drives, state);
         for (;;) {
             siginfo_t info{};
             const int sig = sigwaitinfo(&waited, &info);

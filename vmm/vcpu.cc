@@ -130,7 +130,8 @@ void Vcpu::kick() {
     if (running_on_thread_.load()) pthread_kill(thread_.load(), kVcpuKickSignal);
 }
 
-void Vcpu::run(IoBus& pio, IoBus& mmio, VmControl& control, const std::atomic<bool>& stopping) {
+void Vcpu::run(IoBus& pio, IoBus& mmio, VmControl& control, const std::atomic<bool>& stopping,
+               VcpuWork* work) {
     thread_.store(pthread_self());
     running_on_thread_.store(true);
     sigset_t kick_only;
@@ -138,10 +139,12 @@ void Vcpu::run(IoBus& pio, IoBus& mmio, VmControl& control, const std::atomic<bo
     sigaddset(&kick_only, kVcpuKickSignal);
     pthread_sigmask(SIG_UNBLOCK, &kick_only, nullptr);
 
+    if (work != nullptr) work->start();
     while (!stopping.load(std::memory_order_acquire)) {
         if (::ioctl(fd_.get(), KVM_RUN, 0) < 0) {
             if (errno == EINTR || errno == EAGAIN) {
                 __atomic_store_n(&run_->immediate_exit, 0, __ATOMIC_SEQ_CST);
+                if (work != nullptr) work->service();
                 continue;
             }
             control.request_stop(
@@ -149,6 +152,7 @@ void Vcpu::run(IoBus& pio, IoBus& mmio, VmControl& control, const std::atomic<bo
             break;
         }
         if (!handle_exit(pio, mmio, control)) break;
+        if (work != nullptr) work->service();
     }
     running_on_thread_.store(false);
 }

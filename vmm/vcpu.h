@@ -15,6 +15,7 @@
 #include "vmm/io_bus.h"
 #include "vmm/kvm.h"
 #include "vmm/mapping.h"
+#include "vmm/vcpu_work.h"
 
 namespace nvmevm {
 
@@ -35,8 +36,10 @@ class Vcpu {
     void set_entry(const EntryState& entry);
 
     // Runs the vCPU on the calling thread until `stopping` is set. Guest-caused ends (crash,
-    // system events) and KVM failures are reported through `control`.
-    void run(IoBus& pio, IoBus& mmio, VmControl& control, const std::atomic<bool>& stopping);
+    // system events) and KVM failures are reported through `control`. `work` (may be null) is
+    // serviced after every return from KVM_RUN.
+    void run(IoBus& pio, IoBus& mmio, VmControl& control, const std::atomic<bool>& stopping,
+             VcpuWork* work);
 
     // From any thread: makes KVM_RUN return as soon as possible (or not enter at all).
     void kick();

@@ -35,8 +35,13 @@ struct DriveConfig {
     std::filesystem::path path;  // resolved against the config file's folder
     bool read_only = false;
     DriveEngine engine = DriveEngine::automatic;
-    SourceLocation where;       // the [[drive]] table
-    SourceLocation path_where;  // the path value
+    uint16_t queues = 0;        // virtqueues; 0: one per vCPU
+    uint16_t queue_size = 256;  // the largest ring the driver may set up (power of two, <= 1024)
+    std::string serial;         // GET_ID string (<= 20 bytes); empty: derived from the path
+    bool direct = true;         // O_DIRECT where the backing accepts it
+    uint64_t null_size_mib = 1024;  // capacity of a null drive without a path
+    SourceLocation where;           // the [[drive]] table
+    SourceLocation path_where;      // the path value
 };
 
 enum class ConsoleKind { stdout_stream, none, file };

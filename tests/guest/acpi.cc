@@ -83,10 +83,20 @@ CpuCount count_in_madt(const uint8_t* madt, uint32_t length) {
             return fail("bad MADT entry length");
         }
         const uint8_t* entry = madt + offset;
+        bool enabled = false;
+        uint32_t apic_id = 0;
         if (type == kMadtLocalApic && entry_length >= 8) {
-            result.cpus += (load32(entry + 4) & kMadtEnabled) != 0 ? 1 : 0;
+            enabled = (load32(entry + 4) & kMadtEnabled) != 0;
+            apic_id = entry[3];
         } else if (type == kMadtLocalX2Apic && entry_length >= 16) {
-            result.cpus += (load32(entry + 8) & kMadtEnabled) != 0 ? 1 : 0;
+            enabled = (load32(entry + 8) & kMadtEnabled) != 0;
+            apic_id = load32(entry + 4);
+        }
+        if (enabled) {
+            ++result.cpus;
+            if (result.listed < kMaxListedCpus) {
+                result.apic_ids[result.listed++] = apic_id;
+            }
         }
         offset += entry_length;
     }

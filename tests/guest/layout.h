@@ -10,8 +10,33 @@
 #define GDT_KERNEL_DATA 0x10
 #define GDT_USER_DATA 0x18
 #define GDT_USER_CODE 0x20
-#define GDT_TSS 0x28  // 16-byte 64-bit TSS descriptor
-#define GDT_ENTRIES 7
+#define GDT_TSS 0x28  // 16-byte 64-bit TSS descriptor (vCPU 0)
+// 0x38, 0x48, ...: the TSS descriptors of vCPUs 1 .. MAX_CPUS-1 (filled by smp.cc at run time).
+#define GDT_AP_TSS 0x38
+#define GDT_ENTRIES (7 + 2 * (MAX_CPUS - 1))
+
+// SMP (smp.h): vCPUs the guest can run, and the AP start-up page below 1 MiB. The SIPI
+// vector is the page number: the AP starts in real mode at CS:IP = 0x7000:0000.
+#define MAX_CPUS 8
+#define AP_TRAMPOLINE 0x70000
+#define AP_SIPI_VECTOR 0x70
+// Per-AP TSSs (104 bytes used) lie TSS_STRIDE apart just below vCPU 0's TSS, and all of them
+// point at vCPU 0's I/O permission bitmap (cpu_tables.S).
+#define TSS_STRIDE 128
+#define AP_KERNEL_STACK_SIZE 4096
+#define AP_USER_STACK_SIZE 65536
+
+// Interrupt vectors (interrupts.h): 0x30 + vCPU index is that vCPU's event vector (MSI-X and
+// wake-up IPIs), 0x3f the local APIC timer (a watchdog that ends every halt eventually), 0x80
+// the ring-3 wait gate, 0x81 the ring-3 "open an interrupt window" gate, 0xff spurious.
+#define VECTOR_CPU_EVENT 0x30
+#define VECTOR_TIMER 0x3f
+#define VECTOR_WAIT 0x80
+#define VECTOR_WINDOW 0x81
+#define VECTOR_SPURIOUS 0xff
+#define IDT_ENTRIES 256
+// interrupts.cc's per-vCPU counters (one cache line each), incremented by isr.S.
+#define IRQ_COUNTER_STRIDE 64
 
 // Control registers and EFER for the switch to long mode (entry.S).
 #define CR0_PE 0x00000001
@@ -27,7 +52,8 @@
 
 // RFLAGS for ring 3: bit 1 (always 1) and IOPL=3 so ring 3 may use in/out on any port
 // (kvm_pvm drops IOPL on the way to ring 3; the TSS I/O bitmap opens the ports there,
-// see cpu_tables.S). IF stays 0: the guest takes no interrupts yet.
+// see cpu_tables.S). IF stays 0: ring 3 never takes an interrupt; interrupts are taken only
+// inside the ring-0 wait gates (isr.S), which enable them around `hlt`.
 #define RFLAGS_USER 0x3002
 
 // Page-table entry bits (page_tables.S).

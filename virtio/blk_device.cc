@@ -1,0 +1,123 @@
+#include "virtio/blk_device.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
+#include "virtio/virtio_defs.h"
+
+namespace nvmevm {
+namespace {
+
+// Limits we advertise. SEG_MAX must not exceed what BlkRequest accepts (128 data segments);
+// discard/write-zeroes ranges per request no more than kMaxBlkRanges.
+constexpr uint32_t kSegMax = 128;
+constexpr uint32_t kMaxRangeSectors = 1u << 22;  // 2 GiB per range: fallocate ranges are cheap
+constexpr uint32_t kRangesPerRequest = 16;
+
+constexpr uint64_t bit(unsigned n) {
+    return uint64_t{1} << n;
+}
+
+}  // namespace
+
+VirtioBlk::VirtioBlk(const GuestMemory& memory, const BlockBackend& backend,
+                     const BlkDeviceOptions& options)
+    : backend_(backend), options_(options) {
+    options_.queue_size = std::clamp<uint16_t>(options_.queue_size, 2, SplitQueue::kMaxSize);
+    if (options_.queues == 0) options_.queues = 1;
+
+    drive_.name = options.name;
+    drive_.geometry.capacity_sectors = backend.capacity() >> kVirtioBlkSectorShift;
+    drive_.geometry.read_only = backend.read_only();
+    drive_.geometry.discard = backend.supports_discard() && !backend.read_only();
+    drive_.geometry.write_zeroes = backend.supports_write_zeroes() && !backend.read_only();
+    drive_.geometry.max_discard_sectors = kMaxRangeSectors;
+    drive_.geometry.max_discard_seg = kRangesPerRequest;
+    drive_.geometry.max_write_zeroes_sectors = kMaxRangeSectors;
+    drive_.geometry.max_write_zeroes_seg = kRangesPerRequest;
+    const std::string& serial = backend.serial();
+    std::memcpy(drive_.id.data(), serial.data(), std::min(serial.size(), drive_.id.size()));
+
+    features_ = bit(VIRTIO_F_VERSION_1) | bit(VIRTIO_F_EVENT_IDX) | bit(VIRTIO_F_INDIRECT_DESC) |
+                bit(VIRTIO_BLK_F_SEG_MAX) | bit(VIRTIO_BLK_F_BLK_SIZE) |
+                bit(VIRTIO_BLK_F_TOPOLOGY) | bit(VIRTIO_BLK_F_FLUSH) | bit(VIRTIO_BLK_F_MQ);
+    if (drive_.geometry.read_only) features_ |= bit(VIRTIO_BLK_F_RO);
+    if (drive_.geometry.discard) features_ |= bit(VIRTIO_BLK_F_DISCARD);
+    if (drive_.geometry.write_zeroes) features_ |= bit(VIRTIO_BLK_F_WRITE_ZEROES);
+
+    const uint32_t block = backend.logical_block_size();
+    config_.capacity = drive_.geometry.capacity_sectors;
+    config_.seg_max = kSegMax;
+    config_.blk_size = block;
+    config_.topology.physical_block_exp = 0;
+    config_.topology.min_io_size = 1;
+    config_.topology.opt_io_size = 0;
+    config_.num_queues = options_.queues;
+    config_.max_discard_sectors = kMaxRangeSectors;
+    config_.max_discard_seg = kRangesPerRequest;
+    config_.discard_sector_alignment = block >> kVirtioBlkSectorShift;
+    config_.max_write_zeroes_sectors = kMaxRangeSectors;
+    config_.max_write_zeroes_seg = kRangesPerRequest;
+    config_.write_zeroes_may_unmap = 1;
+
+    for (uint16_t i = 0; i < options_.queues; ++i) {
+        queues_.push_back(std::make_unique<BlkQueue>(memory, drive_, i));
+        UniqueFd efd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+        if (!efd) throw std::system_error(errno, std::generic_category(), "eventfd");
+        eventfds_.push_back(std::move(efd));
+    }
+}
+
+void VirtioBlk::read_config(uint64_t offset, std::span<uint8_t> data) {
+    std::fill(data.begin(), data.end(), 0);
+    if (offset >= sizeof(config_)) return;
+    const size_t n = std::min<uint64_t>(data.size(), sizeof(config_) - offset);
+    std::memcpy(data.data(), reinterpret_cast<const uint8_t*>(&config_) + offset, n);
+}
+
+void VirtioBlk::write_config(uint64_t, std::span<const uint8_t>) {
+    // Only `writeback` is writable, and only with CONFIG_WCE, which we do not offer: every
+    // write is ignored (the cache mode is always writeback with FLUSH).
+}
+
+bool VirtioBlk::activate(uint64_t features, std::span<const VirtqueueConfig> queues,
+                         VirtioInterrupt& interrupt) {
+    bool ok = true;
+    for (size_t i = 0; i < queues.size() && i < queues_.size(); ++i) {
+        const VirtqueueConfig& q = queues[i];
+        if (!q.enabled) continue;
+        SplitQueueConfig config;
+        config.size = q.size;
+        config.desc_table = GuestAddress{q.desc};
+        config.avail_ring = GuestAddress{q.driver};
+        config.used_ring = GuestAddress{q.device};
+        config.event_idx = (features & bit(VIRTIO_F_EVENT_IDX)) != 0;
+        config.indirect_desc = (features & bit(VIRTIO_F_INDIRECT_DESC)) != 0;
+        ok = queues_[i]->activate(config, interrupt) && ok;
+    }
+    // Chains the driver queued before DRIVER_OK (it may) get served once the owner looks.
+    for (size_t i = 0; i < queues_.size(); ++i) notify(static_cast<uint16_t>(i));
+    return ok;
+}
+
+void VirtioBlk::reset() {
+    for (auto& queue : queues_) queue->reset();
+}
+
+void VirtioBlk::notify(uint16_t queue) {
+    if (queue >= eventfds_.size()) return;
+    // Wake the owning vCPU thread the same way its ioeventfd would.
+    const uint64_t one = 1;
+    (void)!::write(eventfds_[queue].get(), &one, sizeof one);
+}
+
+bool VirtioBlk::needs_reset() const {
+    return std::any_of(queues_.begin(), queues_.end(), [](const auto& q) { return q->broken(); });
+}
+
+}  // namespace nvmevm

@@ -1,0 +1,60 @@
+// The virtio-blk device (virtio 1.2, 5.2): its features, its configuration space, and its
+// queues. Which vCPU thread serves which queue, and through which engine, is the machine's
+// business (virtio/blk_vcpu_service.h); the transport is virtio-pci.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "virtio/blk_backend.h"
+#include "virtio/blk_defs.h"
+#include "virtio/blk_queue.h"
+#include "virtio/virtio_device.h"
+#include "vmm/unique_fd.h"
+
+namespace nvmevm {
+
+struct BlkDeviceOptions {
+    std::string name;           // the drive id, for log lines
+    uint16_t queues = 1;        // VIRTIO_BLK_F_MQ num_queues
+    uint16_t queue_size = 256;  // the largest size the driver may choose (<= 1024)
+};
+
+class VirtioBlk final : public VirtioDevice {
+  public:
+    // Advertises what `backend` can do. Throws std::system_error (eventfds).
+    VirtioBlk(const GuestMemory& memory, const BlockBackend& backend,
+              const BlkDeviceOptions& options);
+
+    [[nodiscard]] uint16_t device_type() const override { return VIRTIO_ID_BLOCK; }
+    [[nodiscard]] uint64_t offered_features() const override { return features_; }
+    [[nodiscard]] uint16_t queue_count() const override {
+        return static_cast<uint16_t>(queues_.size());
+    }
+    [[nodiscard]] uint16_t max_queue_size() const override { return options_.queue_size; }
+    void read_config(uint64_t offset, std::span<uint8_t> data) override;
+    void write_config(uint64_t offset, std::span<const uint8_t> data) override;
+    [[nodiscard]] bool activate(uint64_t features, std::span<const VirtqueueConfig> queues,
+                                VirtioInterrupt& interrupt) override;
+    void reset() override;
+    void notify(uint16_t queue) override;
+
+    // The machine binds each queue's doorbell to this eventfd (KVM ioeventfd) and polls it on the
+    // owning vCPU thread's ring.
+    [[nodiscard]] int queue_eventfd(uint16_t queue) const { return eventfds_[queue].get(); }
+    [[nodiscard]] BlkQueue& queue(uint16_t index) { return *queues_[index]; }
+    [[nodiscard]] const BlockBackend& backend() const { return backend_; }
+    [[nodiscard]] bool needs_reset() const;
+
+  private:
+    const BlockBackend& backend_;
+    BlkDeviceOptions options_;
+    BlkDriveInfo drive_;
+    VirtioBlkConfig config_{};
+    uint64_t features_ = 0;
+    std::vector<std::unique_ptr<BlkQueue>> queues_;
+    std::vector<UniqueFd> eventfds_;
+};
+
+}  // namespace nvmevm

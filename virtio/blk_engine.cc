@@ -1,0 +1,49 @@
+#include "virtio/blk_engine.h"
+
+#include <cerrno>
+#include <system_error>
+
+#include "virtio/blk_backend.h"
+#include "virtio/blk_engine_null.h"
+#include "virtio/blk_engine_uring.h"
+
+namespace nvmevm {
+
+std::string_view to_string(BlockEngineKind kind) {
+    switch (kind) {
+        case BlockEngineKind::uring:
+            return "uring";
+        case BlockEngineKind::null:
+            return "null";
+        case BlockEngineKind::nvme:
+            return "nvme";
+    }
+    return "?";
+}
+
+bool parse_block_engine_kind(std::string_view text, BlockEngineKind& out) {
+    for (BlockEngineKind kind : {BlockEngineKind::uring, BlockEngineKind::null,
+                                 BlockEngineKind::nvme}) {
+        if (text == to_string(kind)) {
+            out = kind;
+            return true;
+        }
+    }
+    return false;
+}
+
+std::unique_ptr<BlockEngine> make_block_engine(BlockEngineKind kind, const BlockBackend& backend,
+                                               IoRing& ring) {
+    switch (kind) {
+        case BlockEngineKind::uring:
+            return std::make_unique<UringBlockEngine>(backend, ring);
+        case BlockEngineKind::null:
+            return std::make_unique<NullBlockEngine>(backend, ring);
+        case BlockEngineKind::nvme:
+            break;
+    }
+    throw std::system_error(ENOSYS, std::system_category(),
+                            "block engine 'nvme' (NVMe passthrough) is not built yet");
+}
+
+}  // namespace nvmevm

@@ -1,0 +1,82 @@
+// The one interface between the virtio-blk device and whatever executes its requests. The
+// device turns a parsed request into a BlockIo, hands it to the engine of the vCPU thread that
+// owns the queue, and learns the outcome through its IoCompletion, delivered by that thread's
+// IoRing::reap(). The engine knows nothing of virtio; the device nothing of io_uring.
+//
+// Contract, the same for every engine:
+//   - submit() never completes inline: `done->complete(result)` runs exactly once, later, from
+//     IoRing::reap() on the same thread (also for errors found at submission).
+//   - result >= 0: success; for reads and writes the bytes transferred (a short transfer is the
+//     device's to treat as an error: compare with the request's length); 0 for the others.
+//     result < 0: -errno.
+//   - segments (and the BlockIo itself) must stay valid until complete() runs: io_uring reads
+//     the iovec array when the batch is submitted, which is after submit() returns.
+//   - Queued SQEs go to the kernel with the ring's next submit(): the vCPU loop submits once
+//     after draining all its queues.
+//   - Bounds and read-only checks against the request belong to the device (it answers
+//     VIRTIO_BLK_S_IOERR without an engine call); the engines check read-only again and
+//     return -EROFS rather than trust that.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+
+#include "vmm/io_ring.h"
+
+namespace nvmevm {
+
+class BlockBackend;
+
+enum class BlockOp : uint8_t { read, write, flush, discard, write_zeroes };
+
+struct BlockIo {
+    BlockOp op = BlockOp::read;
+    uint64_t offset = 0;  // bytes from the start of the disk (read, write, discard, zeroes)
+    uint64_t length = 0;  // bytes of the range (discard, write_zeroes); unused otherwise
+    // read/write: the data buffers in guest RAM, already translated and checked by the request
+    // parser, in order.
+    std::span<const iovec> segments;
+
+    [[nodiscard]] static BlockIo read(uint64_t offset, std::span<const iovec> segments) {
+        return {BlockOp::read, offset, 0, segments};
+    }
+    [[nodiscard]] static BlockIo write(uint64_t offset, std::span<const iovec> segments) {
+        return {BlockOp::write, offset, 0, segments};
+    }
+    [[nodiscard]] static BlockIo flush() { return {BlockOp::flush, 0, 0, {}}; }
+    [[nodiscard]] static BlockIo discard(uint64_t offset, uint64_t length) {
+        return {BlockOp::discard, offset, length, {}};
+    }
+    [[nodiscard]] static BlockIo write_zeroes(uint64_t offset, uint64_t length) {
+        return {BlockOp::write_zeroes, offset, length, {}};
+    }
+};
+
+class BlockEngine {
+  public:
+    virtual ~BlockEngine() = default;
+    virtual void submit(const BlockIo& io, IoCompletion* done) noexcept = 0;
+};
+
+enum class BlockEngineKind : uint8_t {
+    uring,  // io_uring on the backing file or block device (the default)
+    null,   // no storage: completes at once, reads return zeroes (measures the VMM alone)
+    nvme,   // NVMe passthrough (URING_CMD on /dev/ngXnY): not built yet
+};
+
+[[nodiscard]] std::string_view to_string(BlockEngineKind kind);
+// "uring", "null", "nvme"; false when unknown.
+[[nodiscard]] bool parse_block_engine_kind(std::string_view text, BlockEngineKind& out);
+
+// One engine per (drive, vCPU ring). The backend and the ring must outlive it, and it must be
+// destroyed only when none of its requests is in flight. Throws std::system_error (the nvme
+// kind: ENOSYS, "not built yet").
+[[nodiscard]] std::unique_ptr<BlockEngine> make_block_engine(BlockEngineKind kind,
+                                                             const BlockBackend& backend,
+                                                             IoRing& ring);
+
+}  // namespace nvmevm

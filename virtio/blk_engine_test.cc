@@ -1,0 +1,312 @@
+#include "virtio/blk_engine.h"
+
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "virtio/blk_backend.h"
+#include "virtio/blk_test_files.h"
+#include "vmm/guest_memory.h"
+#include "vmm/mapping.h"
+
+namespace nvmevm {
+namespace {
+
+using testing::Done;
+using testing::reap_all;
+using testing::reap_one;
+using testing::options;
+using testing::ScratchFile;
+
+constexpr uint64_t kGuestRam = 4 << 20;
+
+// Guest RAM (page-aligned, as O_DIRECT wants) registered with a ring, and one engine.
+struct Rig {
+    Mapping backing = Mapping::anonymous(kGuestRam);
+    GuestMemory memory = GuestMemory::wrap({static_cast<uint8_t*>(backing.get()), kGuestRam});
+    IoRing ring;
+    BlockBackend backend;
+    std::unique_ptr<BlockEngine> engine;
+
+    Rig(BlockBackend b, BlockEngineKind kind, unsigned entries = 64)
+        : ring(entries), backend(std::move(b)) {
+        ring.register_guest_memory(memory);
+        engine = make_block_engine(kind, backend, ring);
+    }
+    uint8_t* ram(uint64_t offset) { return static_cast<uint8_t*>(backing.get()) + offset; }
+
+    int32_t run(const BlockIo& io) {
+        Done done;
+        engine->submit(io, &done);
+        EXPECT_GE(ring.submit(), 0);
+        EXPECT_TRUE(reap_one(ring, done));
+        return done.result;
+    }
+    int32_t rw(BlockOp op, uint64_t offset, std::vector<iovec> segments) {
+        return run(op == BlockOp::read ? BlockIo::read(offset, segments)
+                                       : BlockIo::write(offset, segments));
+    }
+};
+
+class UringEngine : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(UringEngine, FixedWriteThenFixedRead) {
+    ScratchFile file(GetParam(), 1 << 20);
+    Rig rig(BlockBackend::open(options(file.path())), BlockEngineKind::uring);
+    std::memset(rig.ram(0), 0x5a, 8192);
+    ASSERT_EQ(rig.ring.fixed_buffer_index(rig.ram(0), 8192), 0);  // takes the _FIXED path
+    EXPECT_EQ(rig.rw(BlockOp::write, 65536, {{rig.ram(0), 8192}}), 8192);
+    EXPECT_EQ(file.read(65536, 8192), std::vector<uint8_t>(8192, 0x5a));
+    std::memset(rig.ram(1 << 20), 0, 8192);
+    EXPECT_EQ(rig.rw(BlockOp::read, 65536, {{rig.ram(1 << 20), 8192}}), 8192);
+    EXPECT_EQ(std::memcmp(rig.ram(0), rig.ram(1 << 20), 8192), 0);
+}
+
+TEST_P(UringEngine, VectoredWriteThenReadWithOtherSegments) {
+    ScratchFile file(GetParam(), 1 << 20);
+    Rig rig(BlockBackend::open(options(file.path())), BlockEngineKind::uring);
+    for (int i = 0; i < 3 * 4096; ++i) rig.ram(0)[i] = static_cast<uint8_t>(i * 7);
+    // Three segments out of order in guest RAM: WRITEV.
+    std::vector<iovec> out = {{rig.ram(8192), 4096}, {rig.ram(0), 4096}, {rig.ram(4096), 4096}};
+    EXPECT_EQ(rig.rw(BlockOp::write, 4096, out), 3 * 4096);
+    std::vector<iovec> in = {{rig.ram(1 << 20), 8192}, {rig.ram(2 << 20), 4096}};
+    EXPECT_EQ(rig.rw(BlockOp::read, 4096, in), 3 * 4096);
+    EXPECT_EQ(std::memcmp(rig.ram(1 << 20), rig.ram(8192), 4096), 0);
+    EXPECT_EQ(std::memcmp(rig.ram((1 << 20) + 4096), rig.ram(0), 4096), 0);
+    EXPECT_EQ(std::memcmp(rig.ram(2 << 20), rig.ram(4096), 4096), 0);
+}
+
+TEST_P(UringEngine, BufferNotInGuestRamUsesVectoredIo) {
+    ScratchFile file(GetParam(), 1 << 16, 0x11);
+    Rig rig(BlockBackend::open(options(file.path())), BlockEngineKind::uring);
+    Mapping other = Mapping::anonymous(4096);
+    EXPECT_EQ(rig.ring.fixed_buffer_index(other.get(), 4096), -1);
+    EXPECT_EQ(rig.rw(BlockOp::read, 0, {{other.get(), 4096}}), 4096);
+    EXPECT_EQ(static_cast<uint8_t*>(other.get())[4095], 0x11);
+}
+
+TEST_P(UringEngine, DiscardAndWriteZeroesReadBackAsZeroesAndFlushSucceeds) {
+    ScratchFile file(GetParam(), 1 << 16, 0xcd);
+    Rig rig(BlockBackend::open(options(file.path())), BlockEngineKind::uring);
+    EXPECT_EQ(rig.run(BlockIo::discard(0, 8192)), 0);
+    EXPECT_EQ(rig.run(BlockIo::write_zeroes(16384, 4096)), 0);
+    EXPECT_EQ(rig.run(BlockIo::flush()), 0);
+    EXPECT_EQ(rig.rw(BlockOp::read, 0, {{rig.ram(0), 1 << 16}}), 1 << 16);
+    for (size_t i = 0; i < (1 << 16); ++i) {
+        const bool zeroed = i < 8192 || (i >= 16384 && i < 20480);
+        ASSERT_EQ(rig.ram(0)[i], zeroed ? 0 : 0xcd) << "byte " << i;
+    }
+    EXPECT_EQ(rig.backend.capacity(), 1u << 16);
+}
+
+TEST_P(UringEngine, ReadOnlyBackingAnswersWritesWithErofs) {
+    ScratchFile file(GetParam(), 1 << 16, 0x22);
+    Rig rig(BlockBackend::open(options(file.path(), true)), BlockEngineKind::uring);
+    EXPECT_EQ(rig.rw(BlockOp::write, 0, {{rig.ram(0), 4096}}), -EROFS);
+    EXPECT_EQ(rig.run(BlockIo::discard(0, 4096)), -EROFS);
+    EXPECT_EQ(rig.run(BlockIo::write_zeroes(0, 4096)), -EROFS);
+    EXPECT_EQ(rig.rw(BlockOp::read, 0, {{rig.ram(0), 4096}}), 4096);
+    EXPECT_EQ(rig.ram(0)[0], 0x22);
+}
+
+TEST_P(UringEngine, AThousandWritesThroughA32EntryRing) {
+    constexpr int kOps = 1000;
+    ScratchFile file(GetParam(), kOps * 4096ull);
+    Rig rig(BlockBackend::open(options(file.path())), BlockEngineKind::uring, 32);
+    std::vector<Done> done(kOps);
+    std::vector<iovec> segments(kOps);
+    for (int i = 0; i < kOps; ++i) {
+        uint8_t* buf = rig.ram(static_cast<uint64_t>(i % 1000) * 4096);
+        std::memset(buf, i & 0xff, 4096);
+        segments[i] = {buf, 4096};
+        rig.engine->submit(BlockIo::write(static_cast<uint64_t>(i) * 4096, {&segments[i], 1}),
+                           &done[i]);
+    }
+    ASSERT_GE(rig.ring.submit(), 0);
+    ASSERT_TRUE(reap_all(rig.ring, done));
+    for (const Done& d : done) {
+        EXPECT_EQ(d.calls, 1);
+        EXPECT_EQ(d.result, 4096);
+    }
+    EXPECT_EQ(file.read(999 * 4096, 4096), std::vector<uint8_t>(4096, 999 & 0xff));
+    EXPECT_EQ(file.read(500 * 4096, 4096), std::vector<uint8_t>(4096, 500 & 0xff));
+}
+
+INSTANTIATE_TEST_SUITE_P(Dirs, UringEngine, ::testing::Values("/tmp", "/dev/shm"),
+                         [](const auto& param_info) {
+                             return std::string(param_info.param) == "/tmp" ? "disk" : "tmpfs";
+                         });
+
+TEST(NullEngine, ReadsZeroesAndCompletesThroughReap) {
+    Rig rig(BlockBackend::null(1 << 30), BlockEngineKind::null);
+    std::memset(rig.ram(0), 0xff, 8192);
+    std::vector<iovec> segments = {{rig.ram(0), 4096}, {rig.ram(4096), 4096}};
+    Done done;
+    rig.engine->submit(BlockIo::read(0, segments), &done);
+    EXPECT_EQ(done.calls, 0);  // never inline
+    EXPECT_EQ(rig.ring.queued_sqes(), 0u);
+    EXPECT_EQ(rig.ring.reap(), 1u);
+    EXPECT_EQ(done.calls, 1);
+    EXPECT_EQ(done.result, 8192);
+    EXPECT_EQ(std::vector<uint8_t>(rig.ram(0), rig.ram(8192)), std::vector<uint8_t>(8192, 0));
+    EXPECT_EQ(rig.rw(BlockOp::write, 0, {{rig.ram(0), 512}}), 512);
+    EXPECT_EQ(rig.run(BlockIo::flush()), 0);
+    EXPECT_EQ(rig.run(BlockIo::discard(0, 4096)), 0);
+}
+
+TEST(BlockEngineFactory, NvmeIsNotBuiltYetAndNullBackingNeedsTheNullEngine) {
+    BlockBackend null_backing = BlockBackend::null(4096);
+    IoRing ring(8);
+    try {
+        (void)make_block_engine(BlockEngineKind::nvme, null_backing, ring);
+        FAIL() << "nvme engine must not build";
+    } catch (const std::system_error& e) {
+        EXPECT_NE(std::string(e.what()).find("not built yet"), std::string::npos);
+    }
+    EXPECT_THROW((void)make_block_engine(BlockEngineKind::uring, null_backing, ring),
+                 std::system_error);
+    BlockEngineKind kind{};
+    EXPECT_TRUE(parse_block_engine_kind("null", kind));
+    EXPECT_EQ(kind, BlockEngineKind::null);
+    EXPECT_FALSE(parse_block_engine_kind("aio", kind));
+}
+
+// The names of the kernel's io_uring workers serving thread `tid`: "iou-wrk-<tid>".
+int count_io_workers_of(pid_t tid) {
+    const std::string want = "iou-wrk-" + std::to_string(tid);
+    int count = 0;
+    DIR* dir = ::opendir("/proc/self/task");
+    if (dir == nullptr) return -1;
+    while (dirent* entry = ::readdir(dir)) {
+        if (entry->d_name[0] == '.') continue;
+        std::ifstream comm(std::string("/proc/self/task/") + entry->d_name + "/comm");
+        std::string name;
+        std::getline(comm, name);
+        if (name == want.substr(0, 15)) ++count;  // comm is cut at 15 bytes
+    }
+    ::closedir(dir);
+    return count;
+}
+
+// Runs `ops` requests on a fresh thread (so that any io_uring worker is that thread's) at queue
+// depth `depth`, and reports how many iou-wrk threads that thread had at the end.
+int workers_after_io(BlockEngineKind kind, BlockBackend backend, BlockOp op, int ops, int depth) {
+    int workers = -1;
+    std::thread runner([&] {
+        Rig rig(std::move(backend), kind);
+        std::vector<Done> done(static_cast<size_t>(depth));
+        std::vector<iovec> segments(static_cast<size_t>(depth));
+        for (int round = 0; round < ops / depth; ++round) {
+            for (int i = 0; i < depth; ++i) {
+                done[i] = Done{};
+                segments[i] = {rig.ram(static_cast<uint64_t>(i) * 4096), 4096};
+                const uint64_t block = static_cast<uint64_t>(round * depth + i) % 256;
+                const std::span<const iovec> one(&segments[i], 1);
+                rig.engine->submit(op == BlockOp::read    ? BlockIo::read(block * 4096, one)
+                                   : op == BlockOp::write ? BlockIo::write(block * 4096, one)
+                                                          : BlockIo::flush(),
+                                   &done[i]);
+            }
+            if (rig.ring.submit() < 0 || !reap_all(rig.ring, done)) return;
+        }
+        workers = count_io_workers_of(static_cast<pid_t>(::syscall(SYS_gettid)));
+    });
+    runner.join();
+    return workers;
+}
+
+TEST(IoWorkers, NullEngineStartsNone) {
+    const auto threads_before =
+        std::distance(std::filesystem::directory_iterator("/proc/self/task"),
+                      std::filesystem::directory_iterator());
+    EXPECT_EQ(workers_after_io(BlockEngineKind::null, BlockBackend::null(1 << 20), BlockOp::read,
+                               1024, 32),
+              0);
+    EXPECT_EQ(workers_after_io(BlockEngineKind::null, BlockBackend::null(1 << 20), BlockOp::write,
+                               1024, 1),
+              0);
+    const auto threads_after = std::distance(std::filesystem::directory_iterator("/proc/self/task"),
+                                             std::filesystem::directory_iterator());
+    EXPECT_EQ(threads_before, threads_after);
+}
+
+const char* op_name(BlockOp op) {
+    return op == BlockOp::read ? "reads" : op == BlockOp::write ? "writes" : "flushes";
+}
+
+// Not a pass/fail property of nvmevm (the kernel decides): records what this machine does.
+// Expected on Linux 6.18: none for O_DIRECT on the disk, some for O_DIRECT on tmpfs (it cannot
+// complete without blocking) and for flushes (io_uring always runs FSYNC from a worker).
+TEST(IoWorkers, Reported) {
+    for (const char* dir : {"/tmp", "/dev/shm"}) {
+        ScratchFile file(dir, 1 << 20);
+        for (BlockOp op : {BlockOp::read, BlockOp::write, BlockOp::flush}) {
+            for (int depth : {1, 32}) {
+                if (op == BlockOp::flush && depth > 1) continue;
+                const int workers = workers_after_io(
+                    BlockEngineKind::uring, BlockBackend::open(options(file.path())), op, 256, depth);
+                EXPECT_GE(workers, 0);
+                std::printf("[ info ] O_DIRECT %s on %s at QD%d: %d iou-wrk thread(s)\n",
+                            op_name(op), dir, depth, workers);
+                RecordProperty(std::string(dir) + "_" + op_name(op) + "_qd" +
+                                   std::to_string(depth) + "_iou_wrk",
+                               workers);
+            }
+        }
+    }
+}
+
+// A loop device stands in for a real disk: capacity from BLKGETSIZE64, discard through
+// URING_CMD where the kernel has it (6.12+), write zeroes through FALLOCATE on the device.
+TEST(UringEngineBlockDevice, LoopDevice) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root for losetup";
+    ScratchFile file("/tmp", 4 << 20, 0x77);
+    const std::string attach = "losetup -f --show " + file.path() + " 2>/dev/null";
+    FILE* out = ::popen(attach.c_str(), "r");
+    if (out == nullptr) GTEST_SKIP() << "no losetup";
+    char dev[64] = {};
+    const bool got = std::fgets(dev, sizeof dev, out) != nullptr;
+    ::pclose(out);
+    if (!got || dev[0] != '/') GTEST_SKIP() << "no loop device";
+    dev[std::strcspn(dev, "\n")] = 0;
+    {
+        Rig rig(BlockBackend::open(options(dev)), BlockEngineKind::uring);
+        EXPECT_TRUE(rig.backend.is_block_device());
+        EXPECT_EQ(rig.backend.capacity(), 4u << 20);
+        EXPECT_EQ(rig.backend.logical_block_size(), 512u);
+        EXPECT_EQ(rig.backend.zero_method(), ZeroMethod::zero_range);
+        std::printf("[ info ] %s: discard via %s\n", dev,
+                    rig.backend.discard_method() == DiscardMethod::uring_cmd ? "URING_CMD"
+                    : rig.backend.discard_method() == DiscardMethod::ioctl   ? "BLKDISCARD"
+                                                                             : "nothing");
+        ASSERT_TRUE(rig.backend.supports_discard());
+        std::memset(rig.ram(0), 0x99, 8192);
+        EXPECT_EQ(rig.rw(BlockOp::write, 8192, {{rig.ram(0), 8192}}), 8192);
+        EXPECT_EQ(rig.run(BlockIo::flush()), 0);
+        EXPECT_EQ(rig.run(BlockIo::discard(0, 4096)), 0);
+        EXPECT_EQ(rig.run(BlockIo::write_zeroes(8192, 4096)), 0);
+        EXPECT_EQ(rig.rw(BlockOp::read, 0, {{rig.ram(1 << 20), 16384}}), 16384);
+        const uint8_t* got_data = rig.ram(1 << 20);
+        // The loop driver discards by punching a hole in its file: zeroes.
+        EXPECT_EQ(got_data[0], 0);
+        EXPECT_EQ(got_data[4096], 0x77);
+        EXPECT_EQ(got_data[8192], 0);
+        EXPECT_EQ(got_data[12288], 0x99);
+    }
+    const std::string detach = std::string("losetup -d ") + dev;
+    EXPECT_EQ(std::system(detach.c_str()), 0);
+}
+
+}  // namespace
+}  // namespace nvmevm

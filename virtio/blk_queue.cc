@@ -1,0 +1,193 @@
+#include "virtio/blk_queue.h"
+
+#include <cerrno>
+#include <cstring>
+#include <new>
+
+namespace nvmevm {
+
+BlkQueue::BlkQueue(const GuestMemory& memory, const BlkDriveInfo& drive, uint16_t index)
+    : memory_(memory), drive_(drive), index_(index) {}
+
+bool BlkQueue::activate(const SplitQueueConfig& config, VirtioInterrupt& interrupt) {
+    std::lock_guard lock(mutex_);
+    interrupt_ = &interrupt;
+    used_pending_ = false;
+    notifications_on_ = true;
+    const QueueError error = queue_.enable(config, memory_);
+    if (error != QueueError::none) {
+        logf_limited(log_limit_, LogLevel::warn, "drive %s queue %u: %s", drive_.name.c_str(),
+                     index_, describe(error));
+        broken_.store(true, std::memory_order_relaxed);
+        return false;
+    }
+    broken_.store(false, std::memory_order_relaxed);
+    return true;
+}
+
+void BlkQueue::reset() {
+    std::lock_guard lock(mutex_);
+    // Requests still in flight keep their slots; their completions find a token of an old
+    // generation, which push_used refuses, and the slot returns to the free list.
+    queue_.reset();
+    used_pending_ = false;
+    broken_.store(false, std::memory_order_relaxed);
+}
+
+BlkQueue::InFlight* BlkQueue::take_slot_locked() noexcept {
+    if (!free_slots_.empty()) {
+        InFlight* slot = free_slots_.back();
+        free_slots_.pop_back();
+        return slot;
+    }
+    if (slots_.size() >= kMaxSlots) return nullptr;
+    auto slot = std::unique_ptr<InFlight>(new (std::nothrow) InFlight);
+    if (!slot) return nullptr;
+    slot->queue = this;
+    slots_.push_back(std::move(slot));
+    return slots_.back().get();
+}
+
+unsigned BlkQueue::drain() {
+    std::lock_guard lock(mutex_);
+    if (!queue_.enabled() || queue_.broken() || engine_ == nullptr) return 0;
+    unsigned taken = 0;
+    for (;;) {
+        if (!queue_.has_available()) break;
+        InFlight* slot = take_slot_locked();
+        if (slot == nullptr) break;  // every slot busy: leave the chain in the ring for later
+        const PopResult popped = queue_.pop(chain_);
+        if (popped != PopResult::chain) {
+            free_slots_.push_back(slot);
+            if (popped == PopResult::broken) {
+                logf_limited(log_limit_, LogLevel::warn, "drive %s queue %u: %s; needs reset",
+                             drive_.name.c_str(), index_, describe(queue_.error()));
+                broken_.store(true, std::memory_order_relaxed);
+            }
+            break;
+        }
+        ++taken;
+        stats_.requests.fetch_add(1, std::memory_order_relaxed);
+        const BlkParseResult parsed =
+            BlkRequest::parse(chain_, memory_, drive_.geometry, slot->request);
+        if (!parsed.execute) {
+            if (parsed.answer.status_value != VIRTIO_BLK_S_OK || parsed.answer.status == nullptr) {
+                stats_.errors.fetch_add(1, std::memory_order_relaxed);
+                logf_limited(log_limit_, LogLevel::info, "drive %s queue %u: request refused: %s",
+                             drive_.name.c_str(), index_, parsed.answer.reason);
+            }
+            answer_locked(std::move(chain_.token()), parsed.answer.deliver());
+            free_slots_.push_back(slot);
+            continue;
+        }
+        if (slot->request.type() == BlkRequestType::get_id) {
+            answer_locked(std::move(chain_.token()), slot->request.complete_get_id(drive_.id));
+            free_slots_.push_back(slot);
+            continue;
+        }
+        slot->token = std::move(chain_.token());
+        slot->next_range = 0;
+        ++in_flight_;
+        submit_locked(*slot);
+    }
+    // While requests are in flight their completions wake this thread anyway, so the driver's
+    // kicks would only cost exits: ask it not to kick until we are idle again.
+    if (in_flight_ != 0 && notifications_on_) {
+        queue_.disable_notifications();
+        notifications_on_ = false;
+    }
+    return taken;
+}
+
+void BlkQueue::submit_locked(InFlight& slot) noexcept {
+    const BlkRequest& request = slot.request;
+    switch (request.type()) {
+        case BlkRequestType::read:
+            engine_->submit(BlockIo::read(request.offset(), request.iovecs()), &slot);
+            return;
+        case BlkRequestType::write:
+            engine_->submit(BlockIo::write(request.offset(), request.iovecs()), &slot);
+            return;
+        case BlkRequestType::flush:
+            engine_->submit(BlockIo::flush(), &slot);
+            return;
+        case BlkRequestType::discard:
+        case BlkRequestType::write_zeroes:
+            if (!submit_next_range_locked(slot)) {
+                // No ranges at all: nothing to do.
+                answer_locked(std::move(slot.token), request.complete(VIRTIO_BLK_S_OK));
+                release_locked(slot);
+            }
+            return;
+        case BlkRequestType::get_id:
+            break;
+    }
+}
+
+bool BlkQueue::submit_next_range_locked(InFlight& slot) noexcept {
+    const auto ranges = slot.request.ranges();
+    if (slot.next_range >= ranges.size()) return false;
+    const BlkRange& range = ranges[slot.next_range++];
+    const uint64_t offset = range.sector << kVirtioBlkSectorShift;
+    const uint64_t length = uint64_t{range.num_sectors} << kVirtioBlkSectorShift;
+    engine_->submit(slot.request.type() == BlkRequestType::discard
+                        ? BlockIo::discard(offset, length)
+                        : BlockIo::write_zeroes(offset, length),
+                    &slot);
+    return true;
+}
+
+void BlkQueue::on_complete(InFlight& slot, int32_t result) noexcept {
+    std::lock_guard lock(mutex_);
+    const BlkRequest& request = slot.request;
+    bool ok = result >= 0;
+    if (ok && (request.type() == BlkRequestType::read || request.type() == BlkRequestType::write))
+        ok = static_cast<uint32_t>(result) == request.data_len();  // a short transfer is an error
+    if (ok && submit_next_range_locked(slot)) return;  // more DISCARD / WRITE_ZEROES ranges
+    if (!ok) {
+        stats_.errors.fetch_add(1, std::memory_order_relaxed);
+        logf_limited(log_limit_, LogLevel::warn, "drive %s queue %u: I/O error at byte %llu: %s",
+                     drive_.name.c_str(), index_, static_cast<unsigned long long>(request.offset()),
+                     result < 0 ? std::strerror(-result) : "short transfer");
+    }
+    if (slot.token.generation() == queue_.generation()) {
+        answer_locked(std::move(slot.token),
+                      request.complete(ok ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR));
+    } else {
+        slot.token.forget();  // the queue was reset while this request was in flight
+    }
+    release_locked(slot);
+}
+
+void BlkQueue::answer_locked(ChainToken&& token, uint32_t used_len) noexcept {
+    if (queue_.push_used(std::move(token), used_len)) used_pending_ = true;
+}
+
+void BlkQueue::release_locked(InFlight& slot) noexcept {
+    --in_flight_;
+    free_slots_.push_back(&slot);
+}
+
+bool BlkQueue::finish_batch() {
+    std::lock_guard lock(mutex_);
+    if (!queue_.enabled()) return false;
+    if (used_pending_) {
+        used_pending_ = false;
+        queue_.publish_used();
+        if (queue_.should_interrupt() && interrupt_ != nullptr) {
+            stats_.interrupts.fetch_add(1, std::memory_order_relaxed);
+            interrupt_->signal_queue(index_);
+        }
+    }
+    if (in_flight_ == 0 && !queue_.broken()) {
+        // Idle: the driver must kick us for its next request. With EVENT_IDX that means
+        // publishing avail_event = what we consumed, after every batch, not only on the
+        // transition from busy to idle. The call re-reads avail->idx afterwards: chains the
+        // driver added while it saw kicks suppressed are drained at once.
+        notifications_on_ = true;
+        return queue_.enable_notifications();
+    }
+    return false;
+}
+
+}  // namespace nvmevm

@@ -1,0 +1,52 @@
+// The seam between a virtio transport (virtio-pci) and a virtio device (virtio-blk): the
+// device knows nothing of PCI, the transport nothing of block I/O.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+namespace nvmevm {
+
+// A queue as the driver configured it through the transport; the device validates it.
+struct VirtqueueConfig {
+    uint16_t size = 0;
+    bool enabled = false;
+    uint64_t desc = 0;    // descriptor table guest address
+    uint64_t driver = 0;  // available ring
+    uint64_t device = 0;  // used ring
+};
+
+// How a device interrupts its driver; the transport maps queues to MSI-X vectors.
+class VirtioInterrupt {
+public:
+    virtual ~VirtioInterrupt() = default;
+    virtual void signal_queue(uint16_t queue) = 0;
+    virtual void signal_config() = 0;
+};
+
+class VirtioDevice {
+public:
+    virtual ~VirtioDevice() = default;
+
+    [[nodiscard]] virtual uint16_t device_type() const = 0;  // 2: block
+    [[nodiscard]] virtual uint64_t offered_features() const = 0;
+    [[nodiscard]] virtual uint16_t queue_count() const = 0;
+    [[nodiscard]] virtual uint16_t max_queue_size() const = 0;
+
+    // Device-specific configuration space (virtio_blk_config); offsets are checked by the
+    // device, out-of-range reads return zeroes.
+    virtual void read_config(uint64_t offset, std::span<uint8_t> data) = 0;
+    virtual void write_config(uint64_t offset, std::span<const uint8_t> data) = 0;
+
+    // The driver set DRIVER_OK: features and queues are final. Returns false when the
+    // configuration is unusable (the transport then sets DEVICE_NEEDS_RESET).
+    [[nodiscard]] virtual bool activate(uint64_t features, std::span<const VirtqueueConfig> queues,
+                                        VirtioInterrupt& interrupt) = 0;
+    // The driver wrote 0 to device_status: drop all queue state; in-flight requests complete
+    // into nothing.
+    virtual void reset() = 0;
+    // A notification that did not come through an ioeventfd (an MMIO exit on the notify area).
+    virtual void notify(uint16_t queue) = 0;
+};
+
+}  // namespace nvmevm

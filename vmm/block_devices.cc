@@ -1,0 +1,146 @@
+#include "vmm/block_devices.h"
+
+#include <stdexcept>
+
+#include "boot/acpi_tables.h"
+#include "vmm/log.h"
+
+namespace nvmevm {
+namespace {
+
+// Firmware's job, done by nvmevm: BAR 0 of the drive in PCI slot s lies at kBarBase + s * 1 MiB,
+// inside the 32-bit window the DSDT's PCI0 _CRS describes.
+constexpr uint64_t kBarBase = kMmioHoleStart;
+constexpr uint64_t kBarStride = 1 << 20;
+constexpr unsigned kFirstSlot = 1;  // slot 0 is the host bridge
+constexpr uint16_t kPciCommandMemory = 0x2;
+constexpr unsigned kRingEntries = 256;
+
+BlockEngineKind engine_kind(const DriveConfig& drive) {
+    switch (drive.engine) {
+        case DriveEngine::null:
+            return BlockEngineKind::null;
+        case DriveEngine::nvme:
+            return BlockEngineKind::nvme;
+        case DriveEngine::uring:
+        case DriveEngine::automatic:
+            break;
+    }
+    return BlockEngineKind::uring;
+}
+
+BlockBackend open_backend(const DriveConfig& drive) {
+    if (drive.engine == DriveEngine::null && drive.path.empty())
+        return BlockBackend::null(drive.null_size_mib << 20,
+                                  drive.serial.empty() ? drive.id : drive.serial);
+    BlockBackendOptions options;
+    options.path = drive.path.string();
+    options.read_only = drive.read_only;
+    options.direct = drive.direct;
+    options.serial = drive.serial;
+    return BlockBackend::open(options);
+}
+
+void write_config32(PciDevice& device, uint32_t offset, uint32_t value) {
+    const uint8_t bytes[4] = {static_cast<uint8_t>(value), static_cast<uint8_t>(value >> 8),
+                              static_cast<uint8_t>(value >> 16), static_cast<uint8_t>(value >> 24)};
+    device.config_write(offset, bytes);
+}
+
+}  // namespace
+
+void KvmMsiSink::deliver(uint64_t address, uint32_t data) {
+    if (!vm_.signal_msi(address, data))
+        logf_limited(log_limit_, LogLevel::warn, "KVM refused MSI address 0x%llx data 0x%x",
+                     static_cast<unsigned long long>(address), data);
+}
+
+BlockDevices::BlockDevices(const VmConfig& config, const GuestMemory& memory, const KvmVm& vm,
+                           PciHost& pci, IoBus& mmio)
+    : vm_(vm), mmio_(mmio), msi_(vm) {
+    if (config.drives.empty()) return;
+    for (uint32_t i = 0; i < config.vcpus; ++i)
+        services_.push_back(std::make_unique<BlkVcpuService>(memory, kRingEntries));
+
+    unsigned slot = kFirstSlot;
+    for (const DriveConfig& drive_config : config.drives) {
+        auto drive =
+            std::make_unique<Drive>(Drive{drive_config.id, open_backend(drive_config), {}, {}, {}});
+        BlkDeviceOptions options;
+        options.name = drive_config.id;
+        options.queues =
+            drive_config.queues != 0 ? drive_config.queues : static_cast<uint16_t>(config.vcpus);
+        options.queue_size = drive_config.queue_size;
+        drive->device = std::make_shared<VirtioBlk>(memory, drive->backend, options);
+        drive->transport = VirtioPciTransport::create(drive->device, msi_);
+        Drive& d = *drive;
+        drive->transport->set_bar_callback(
+            [this, &d](const PciBarChange& change) { on_bar_change(d, change); });
+        for (uint16_t q = 0; q < options.queues; ++q)
+            services_[q % config.vcpus]->add_queue(*drive->device, q, engine_kind(drive_config));
+        pci.add_device(slot, drive->transport);
+
+        // Place BAR 0 (64-bit) and turn on memory decoding, as firmware would.
+        const uint64_t bar = kBarBase + slot * kBarStride;
+        write_config32(*drive->transport, 0x10, static_cast<uint32_t>(bar));
+        write_config32(*drive->transport, 0x14, static_cast<uint32_t>(bar >> 32));
+        write_config32(*drive->transport, 0x04, kPciCommandMemory);
+        logf(LogLevel::info, "drive %s: %s, %llu bytes, PCI 00:%02x.0, BAR 0x%llx, %u queues",
+             drive_config.id.c_str(),
+             drive->backend.is_null() ? "null" : drive->backend.path().c_str(),
+             static_cast<unsigned long long>(drive->backend.capacity()), slot,
+             static_cast<unsigned long long>(bar), options.queues);
+        drives_.push_back(std::move(drive));
+        ++slot;
+    }
+}
+
+BlockDevices::~BlockDevices() {
+    for (auto& drive : drives_)
+        if (drive->bar) bind_doorbells(*drive, *drive->bar, false);
+}
+
+VcpuWork* BlockDevices::vcpu_work(uint32_t index) {
+    if (index >= services_.size() || services_[index]->empty()) return nullptr;
+    return services_[index].get();
+}
+
+void BlockDevices::on_bar_change(Drive& drive, const PciBarChange& change) {
+    if (change.index != 0) return;
+    if (change.old_address) {
+        bind_doorbells(drive, *change.old_address, false);
+        mmio_.remove(*change.old_address);
+    }
+    drive.bar.reset();
+    if (change.new_address) {
+        if (!mmio_.try_add(*change.new_address, VirtioPciTransport::bar_size(),
+                           drive.transport->bar_device())) {
+            logf(LogLevel::warn, "drive %s: BAR 0 moved onto another device at 0x%llx; not mapped",
+                 drive.id.c_str(), static_cast<unsigned long long>(*change.new_address));
+            return;
+        }
+        drive.bar = *change.new_address;
+        bind_doorbells(drive, *change.new_address, true);
+    }
+}
+
+void BlockDevices::bind_doorbells(Drive& drive, uint64_t bar, bool bind) {
+    for (uint16_t q = 0; q < drive.device->queue_count(); ++q) {
+        const uint64_t address = bar + VirtioPciTransport::notify_offset(q);
+        // Length 0: any write width matches (KVM_CAP_IOEVENTFD_ANY_LENGTH); the driver writes 16
+        // bits.
+        if (bind) {
+            try {
+                vm_.add_mmio_eventfd(address, 0, drive.device->queue_eventfd(q));
+            } catch (const std::exception& e) {
+                // The doorbell still works through an MMIO exit (VirtioDevice::notify), slower.
+                logf(LogLevel::warn, "drive %s queue %u: no ioeventfd (%s)", drive.id.c_str(), q,
+                     e.what());
+            }
+        } else {
+            vm_.remove_mmio_eventfd(address, 0, drive.device->queue_eventfd(q));
+        }
+    }
+}
+
+}  // namespace nvmevm

@@ -1,0 +1,61 @@
+// The machine's virtio-blk drives: for each [[drive]], its backing store, the virtio-blk device,
+// its virtio-pci transport on the PCI bus (BAR placed as firmware would, doorbells bound to
+// ioeventfds), and the queues handed to the vCPU threads: queue i belongs to vCPU i mod N.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "devices/pci_host.h"
+#include "virtio/blk_backend.h"
+#include "virtio/blk_device.h"
+#include "virtio/blk_vcpu_service.h"
+#include "virtio/msix.h"
+#include "virtio/pci_transport.h"
+#include "vmm/io_bus.h"
+#include "vmm/kvm.h"
+#include "vmm/vm_config.h"
+
+namespace nvmevm {
+
+// MSI-X messages delivered with KVM_SIGNAL_MSI, from the thread that completes the request: the
+// vector of queue i targets vCPU i, which is usually this very thread's vCPU.
+class KvmMsiSink final : public MsiSink {
+  public:
+    explicit KvmMsiSink(const KvmVm& vm) : vm_(vm) {}
+    void deliver(uint64_t address, uint32_t data) override;
+
+  private:
+    const KvmVm& vm_;
+    RateLimiter log_limit_;
+};
+
+class BlockDevices {
+  public:
+    // Opens every drive and puts it on the PCI bus. Throws std::system_error / runtime_error.
+    BlockDevices(const VmConfig& config, const GuestMemory& memory, const KvmVm& vm, PciHost& pci,
+                 IoBus& mmio);
+    ~BlockDevices();
+
+    // The work of vCPU `index` (null when it owns no queue).
+    [[nodiscard]] VcpuWork* vcpu_work(uint32_t index);
+
+  private:
+    struct Drive {
+        std::string id;
+        BlockBackend backend;
+        std::shared_ptr<VirtioBlk> device;
+        std::shared_ptr<VirtioPciTransport> transport;
+        std::optional<uint64_t> bar;  // where BAR 0 is decoded now
+    };
+    void on_bar_change(Drive& drive, const PciBarChange& change);
+    void bind_doorbells(Drive& drive, uint64_t bar, bool bind);
+
+    const KvmVm& vm_;
+    IoBus& mmio_;
+    KvmMsiSink msi_;
+    std::vector<std::unique_ptr<Drive>> drives_;
+    std::vector<std::unique_ptr<BlkVcpuService>> services_;
+};
+
+}  // namespace nvmevm

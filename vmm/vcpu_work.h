@@ -1,0 +1,19 @@
+// Work a vCPU thread does besides running its vCPU: the I/O of the virtqueues it owns. The
+// vCPU loop calls service() every time KVM_RUN returns, whether for an exit or because its
+// io_uring's task work (a guest kick seen by a poll, a finished I/O) interrupted it, so queues
+// are drained on every exit and completions are delivered before the vCPU re-enters the guest.
+#pragma once
+
+namespace nvmevm {
+
+class VcpuWork {
+  public:
+    virtual ~VcpuWork() = default;
+    // On the vCPU thread, before the first KVM_RUN: arm what must be armed by this thread
+    // (io_uring polls deliver their task work to the thread that submitted them).
+    virtual void start() = 0;
+    // On the vCPU thread, after every return from KVM_RUN. Must not block.
+    virtual void service() noexcept = 0;
+};
+
+}  // namespace nvmevm
