@@ -105,6 +105,19 @@ VcpuWork* BlockDevices::vcpu_work(uint32_t index) {
     return services_[index].get();
 }
 
+BlockDevices::Totals BlockDevices::totals() const {
+    Totals totals;
+    for (const auto& drive : drives_) {
+        for (uint16_t q = 0; q < drive->device->queue_count(); ++q) {
+            const BlkQueueStats& stats = drive->device->queue(q).stats();
+            totals.requests += stats.requests.load(std::memory_order_relaxed);
+            totals.interrupts += stats.interrupts.load(std::memory_order_relaxed);
+            totals.errors += stats.errors.load(std::memory_order_relaxed);
+        }
+    }
+    return totals;
+}
+
 void BlockDevices::on_bar_change(Drive& drive, const PciBarChange& change) {
     if (change.index != 0) return;
     if (change.old_address) {

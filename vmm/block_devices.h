@@ -40,6 +40,13 @@ class BlockDevices {
     // The work of vCPU `index` (null when it owns no queue).
     [[nodiscard]] VcpuWork* vcpu_work(uint32_t index);
 
+    struct Totals {
+        uint64_t requests = 0;
+        uint64_t interrupts = 0;
+        uint64_t errors = 0;
+    };
+    [[nodiscard]] Totals totals() const;
+
   private:
     struct Drive {
         std::string id;

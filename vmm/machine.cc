@@ -68,6 +68,27 @@ class VcpuThreads {
     std::vector<std::thread> threads_;
 };
 
+// The figures the I/O path is judged by (docs/benchmarks.md): KVM_RUN returns per request.
+void log_io_figures(const std::vector<std::unique_ptr<Vcpu>>& vcpus, const BlockDevices& drives) {
+    Vcpu::Counters all;
+    for (const auto& vcpu : vcpus) {
+        const Vcpu::Counters& c = vcpu->counters();
+        all.runs += c.runs;
+        all.interrupted += c.interrupted;
+        all.port_io += c.port_io;
+        all.mmio += c.mmio;
+    }
+    const BlockDevices::Totals io = drives.totals();
+    logf(
+        LogLevel::info,
+        "stats: kvm_run=%llu interrupted=%llu port_io=%llu mmio=%llu blk_requests=%llu "
+        "blk_interrupts=%llu blk_errors=%llu",
+        static_cast<unsigned long long>(all.runs), static_cast<unsigned long long>(all.interrupted),
+        static_cast<unsigned long long>(all.port_io), static_cast<unsigned long long>(all.mmio),
+        static_cast<unsigned long long>(io.requests),
+        static_cast<unsigned long long>(io.interrupts), static_cast<unsigned long long>(io.errors));
+}
+
 }  // namespace
 
 VmOutcome run_machine(const VmConfig& config) {
@@ -118,6 +139,7 @@ VmOutcome run_machine(const VmConfig& config) {
         }
     }
     platform.flush_console();
+    log_io_figures(vcpus, drives);
 
     const uint64_t guest_kib = resident_kib(memory.host_backing());
     const uint64_t peak_kib = peak_rss_kib();

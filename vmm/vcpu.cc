@@ -141,8 +141,10 @@ void Vcpu::run(IoBus& pio, IoBus& mmio, VmControl& control, const std::atomic<bo
 
     if (work != nullptr) work->start();
     while (!stopping.load(std::memory_order_acquire)) {
+        ++counters_.runs;
         if (::ioctl(fd_.get(), KVM_RUN, 0) < 0) {
             if (errno == EINTR || errno == EAGAIN) {
+                ++counters_.interrupted;
                 __atomic_store_n(&run_->immediate_exit, 0, __ATOMIC_SEQ_CST);
                 if (work != nullptr) work->service();
                 continue;
@@ -161,9 +163,11 @@ bool Vcpu::handle_exit(IoBus& pio, IoBus& mmio, VmControl& control) {
     const std::string who = "vcpu " + std::to_string(index_) + ": ";
     switch (run_->exit_reason) {
         case KVM_EXIT_IO:
+            ++counters_.port_io;
             handle_port_io(pio);
             return true;
         case KVM_EXIT_MMIO:
+            ++counters_.mmio;
             handle_mmio(mmio);
             return true;
         case KVM_EXIT_HLT:

@@ -44,6 +44,15 @@ class Vcpu {
     // From any thread: makes KVM_RUN return as soon as possible (or not enter at all).
     void kick();
 
+    // How often KVM_RUN returned, by cause. Written by the vCPU thread; read after it ended.
+    struct Counters {
+        uint64_t runs = 0;         // KVM_RUN calls
+        uint64_t interrupted = 0;  // returned EINTR: a signal or io_uring task work
+        uint64_t port_io = 0;      // KVM_EXIT_IO
+        uint64_t mmio = 0;         // KVM_EXIT_MMIO
+    };
+    [[nodiscard]] const Counters& counters() const { return counters_; }
+
   private:
     void configure_msrs();
     void configure_fpu();
@@ -59,6 +68,7 @@ class Vcpu {
     kvm_run* run_ = nullptr;
     std::atomic<pthread_t> thread_{};
     std::atomic<bool> running_on_thread_{false};
+    Counters counters_;
 };
 
 }  // namespace nvmevm
