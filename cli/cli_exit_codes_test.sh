@@ -53,6 +53,10 @@ printf '[boot]\nkernel = "no-such-kernel"\n' >"$dir/vm.toml"
 expect 2 "$dir/vm.toml:2:10: kernel" -- check --config "$dir/vm.toml"
 expect 2 "command line: --vcpus: vcpus must be between 1" -- run --config "$dir/vm.toml" --vcpus 0
 
+expect 2 "command line: --drive-engine: --drive-engine sets the engine" -- \
+    check --config "$dir/vm.toml" --drive-engine null
+expect 2 "nvmevm: error:" -- check --config "$dir/vm.toml" --drive a.img b.img
+
 printf 'not a kernel, just text\n' >"$dir/text"
 expect 2 "not" -- check --config "$dir/vm.toml" --kernel "$dir/text"
 

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <exception>
 #include <string>
+#include <vector>
 
 namespace nvmevm {
 namespace {
@@ -36,6 +37,16 @@ void add_overrides(CLI::App& command, CommandLine& line) {
     command.add_option_function<std::string>(
         "--console", [&o](const std::string& v) { o.console = v; },
         "Console output: stdout, none or a file path (overrides [console] output)");
+    command
+        .add_option_function<std::vector<std::string>>(
+            "--drive",
+            [&o](const std::vector<std::string>& v) { o.drives.assign(v.begin(), v.end()); },
+            "Attach a disk (file or block device, relative to the working folder) with id "
+            "drive<N>, after the file's [[drive]]s; repeatable")
+        ->allow_extra_args(false);
+    command.add_option_function<std::string>(
+        "--drive-engine", [&o](const std::string& v) { o.drive_engine = v; },
+        "Engine of the drives added by --drive: auto, uring or null (default auto)");
 }
 
 // Log lines a guest outcome deserves: an error for the ends that point at a problem.

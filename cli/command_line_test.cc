@@ -121,7 +121,58 @@ TEST_F(Cli, UnsetOverridesStayUnset) {
     EXPECT_EQ(p.command->log_level, LogLevel::info);  // global flag after the command
     EXPECT_FALSE(p.command->overrides.vcpus || p.command->overrides.memory_mib ||
                  p.command->overrides.kernel || p.command->overrides.initrd ||
-                 p.command->overrides.cmdline || p.command->overrides.console);
+                 p.command->overrides.cmdline || p.command->overrides.console ||
+                 !p.command->overrides.drives.empty() || p.command->overrides.drive_engine);
+}
+
+TEST_F(Cli, ParsesDriveFlags) {
+    const ParsedCommandLine p = parse({"run", "--config", "a.toml", "--drive", "a.img",
+                                       "--drive-engine", "null", "--drive", "/dev/sdb"});
+    ASSERT_TRUE(p.command.has_value());
+    const Overrides& o = p.command->overrides;
+    ASSERT_EQ(o.drives.size(), 2u);
+    EXPECT_EQ(o.drives[0], "a.img");
+    EXPECT_EQ(o.drives[1], "/dev/sdb");
+    EXPECT_EQ(o.drive_engine, "null");
+    const ParsedCommandLine none = parse({"check", "--config", "a.toml"});
+    ASSERT_TRUE(none.command.has_value());
+    EXPECT_TRUE(none.command->overrides.drives.empty());
+    EXPECT_FALSE(none.command->overrides.drive_engine.has_value());
+}
+
+TEST_F(Cli, DriveTakesOnePathPerFlag) {
+    // "--drive a b" would otherwise swallow b silently; write --drive once per disk.
+    const Result r = run({"check", "--config", config, "--drive", "a.img", "b.img"});
+    EXPECT_EQ(r.code, 2);
+    EXPECT_EQ(r.err.rfind("nvmevm: error: ", 0), 0u) << r.err;
+}
+
+TEST_F(Cli, RunWithDrives) {
+    const std::string disk = dir.write("disk.img", std::string(4096, '\0')).string();
+    const Result r = run(
+        {"run", "--config", config, "--drive", disk, "--drive", disk, "--drive-engine", "uring"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    ASSERT_EQ(last_config.drives.size(), 2u);
+    EXPECT_EQ(last_config.drives[0].id, "drive0");
+    EXPECT_EQ(last_config.drives[1].id, "drive1");
+    EXPECT_EQ(last_config.drives[1].path, disk);
+    EXPECT_EQ(last_config.drives[1].engine, DriveEngine::uring);
+}
+
+TEST_F(Cli, BadDriveFlagsExitTwo) {
+    const std::string disk = dir.write("disk.img", std::string(4096, '\0')).string();
+    Result r = run({"check", "--config", config, "--drive", disk, "--drive-engine", "nvme"});
+    EXPECT_EQ(r.code, 2);
+    EXPECT_EQ(r.err,
+              "nvmevm: error: command line: --drive-engine: engine \"nvme\" is not "
+              "available yet: use \"uring\"\n");
+    r = run({"check", "--config", config, "--drive-engine", "null"});
+    EXPECT_EQ(r.code, 2);
+    EXPECT_CONTAINS(r.err, "add --drive PATH");
+    r = run({"run", "--config", config, "--drive", (dir / "none.img").string()});
+    EXPECT_EQ(r.code, 2);
+    EXPECT_CONTAINS(r.err, "command line: --drive: drive \"drive0\": path");
+    EXPECT_EQ(machine_runs, 0);
 }
 
 TEST_F(Cli, CheckPrintsOkAndStartsNothing) {

@@ -176,6 +176,14 @@ TEST_F(ConfigCheck, DrivePathIsAFolder) {
         where("5:8") + "drive \"root\": path \"" + (dir / "disks").string() + "\" is a folder");
 }
 
+TEST_F(ConfigCheck, DrivePathIsACharacterDevice) {
+    // The uring and null engines take regular files and block devices; /dev/null is neither.
+    EXPECT_EQ(error(boot + "[[drive]]\nid = \"root\"\npath = \"/dev/null\"\n"),
+              where("5:8") +
+                  "drive \"root\": path \"/dev/null\" is a character device, not a file or a "
+                  "block device");
+}
+
 TEST_F(ConfigCheck, DriveUnreadable) {
     ::chmod((dir / "disk.img").c_str(), 0);
     const std::string toml =
@@ -215,6 +223,70 @@ TEST_F(ConfigCheck, CheckRepeatsValueChecksOnBuiltConfigs) {
     drive.path_where = {"x.toml", 1, 1};
     c.drives.push_back(drive);
     EXPECT_CONTAINS(config_error([&] { check_config(c); }), "x.toml:1:1: drive id");
+}
+
+TEST_F(ConfigCheck, DriveKeysLoad) {
+    const VmConfig c = load(boot +
+                            "[[drive]]\nid = \"root\"\npath = \"disk.img\"\nqueues = 2\n"
+                            "queue_size = 128\nserial = \"root disk\"\ndirect = false\n"
+                            "[[drive]]\nid = \"bench\"\nengine = \"null\"\nsize_mib = 65536\n");
+    ASSERT_EQ(c.drives.size(), 2u);
+    EXPECT_EQ(c.drives[0].queues, 2u);
+    EXPECT_EQ(c.drives[0].queue_size, 128u);
+    EXPECT_EQ(c.drives[0].serial, "root disk");
+    EXPECT_FALSE(c.drives[0].direct);
+    EXPECT_EQ(c.drives[1].null_size_mib, 65536u);
+}
+
+TEST_F(ConfigCheck, AutoEngineIsAccepted) {
+    const VmConfig c =
+        load(boot + "[[drive]]\nid = \"root\"\npath = \"disk.img\"\nengine = \"auto\"\n");
+    EXPECT_EQ(c.drives[0].engine, DriveEngine::automatic);
+}
+
+TEST_F(ConfigCheck, NvmeEngineIsNotAvailableYet) {
+    // Reported at the engine value, before the path is looked at.
+    EXPECT_EQ(error(boot + "[[drive]]\nid = \"ns\"\npath = \"/dev/ng9n9\"\nengine = \"nvme\"\n"),
+              where("6:10") + "engine \"nvme\" is not available yet: use \"uring\"");
+}
+
+TEST_F(ConfigCheck, CheckRepeatsDriveValueChecksOnBuiltConfigs) {
+    const VmConfig base = load(boot);
+    DriveConfig good;
+    good.id = "d";
+    good.path = dir / "disk.img";
+    good.where = good.path_where = {"x.toml", 7, 1};
+    const auto check_with = [&](const DriveConfig& drive) {
+        VmConfig c = base;
+        c.drives.push_back(drive);
+        return config_error([&] { check_config(c); });
+    };
+    DriveConfig d = good;
+    d.queues = 65;
+    EXPECT_EQ(check_with(d),
+              "x.toml:7:1: queues must be between 1 and 64, not 65 (leave it out "
+              "for one queue per vCPU)");
+    d = good;
+    d.queue_size = 96;
+    EXPECT_CONTAINS(check_with(d), "x.toml:7:1: queue_size must be a power of two");
+    d = good;
+    d.queue_size = 0;
+    EXPECT_CONTAINS(check_with(d), "x.toml:7:1: queue_size must be between 2 and 1024");
+    d = good;
+    d.serial = std::string(21, 's');
+    EXPECT_CONTAINS(check_with(d), "x.toml:7:1: serial is 21 bytes long");
+    d = good;
+    d.path.clear();
+    d.engine = DriveEngine::null;
+    d.null_size_mib = 0;
+    EXPECT_CONTAINS(check_with(d), "x.toml:7:1: size_mib must be between 1 and 16777216");
+    d = good;
+    d.engine = DriveEngine::nvme;  // no engine_where: the drive's location
+    EXPECT_CONTAINS(check_with(d), "x.toml:7:1: engine \"nvme\" is not available yet");
+    // queues = 0 (one per vCPU) is fine in a built config.
+    VmConfig c = base;
+    c.drives.push_back(good);
+    check_config(c);
 }
 
 // Overrides: checked like file values, reported at their flag.
@@ -272,6 +344,82 @@ TEST_F(ConfigCheck, OverrideConsoleInMissingFolder) {
     Overrides o;
     o.console = (dir / "no" / "console.txt").string();
     EXPECT_CONTAINS(error(boot, o), "command line: --console: console output");
+}
+
+// --drive and --drive-engine.
+
+TEST_F(ConfigCheck, OverrideDriveAppendsDrives) {
+    Overrides o;
+    o.drives = {dir / "disk.img", dir.write("b.img", std::string(4096, '\0'))};
+    const VmConfig c = load(boot + "[[drive]]\nid = \"root\"\npath = \"disk.img\"\n", o);
+    ASSERT_EQ(c.drives.size(), 3u);
+    EXPECT_EQ(c.drives[0].id, "root");
+    // Named after their place in the drive list, after the file's drives.
+    EXPECT_EQ(c.drives[1].id, "drive1");
+    EXPECT_EQ(c.drives[1].path, dir / "disk.img");
+    EXPECT_EQ(c.drives[2].id, "drive2");
+    EXPECT_EQ(c.drives[2].path, dir / "b.img");
+    for (size_t i = 1; i < 3; ++i) {
+        EXPECT_EQ(c.drives[i].engine, DriveEngine::automatic);
+        EXPECT_EQ(c.drives[i].where.str(), "command line: --drive");
+        EXPECT_EQ(c.drives[i].queue_size, 256u);  // the defaults of a [[drive]]
+        EXPECT_TRUE(c.drives[i].direct);
+        EXPECT_FALSE(c.drives[i].read_only);
+    }
+}
+
+TEST_F(ConfigCheck, OverrideDrivePathIsRelativeToTheWorkingFolder) {
+    VmConfig c = parse_config("[boot]\nkernel = \"k\"\n", dir / "vm.toml");
+    Overrides o;
+    o.drives = {"disks/a.img"};
+    apply_overrides(c, o);
+    ASSERT_EQ(c.drives.size(), 1u);
+    EXPECT_EQ(c.drives[0].id, "drive0");
+    EXPECT_EQ(c.drives[0].path, "disks/a.img");
+}
+
+TEST_F(ConfigCheck, OverrideDriveEngine) {
+    Overrides o;
+    o.drives = {dir / "disk.img"};
+    o.drive_engine = "null";
+    const VmConfig c = load(boot, o);
+    ASSERT_EQ(c.drives.size(), 1u);
+    EXPECT_EQ(c.drives[0].engine, DriveEngine::null);
+    EXPECT_EQ(c.drives[0].engine_where.str(), "command line: --drive-engine");
+    o.drive_engine = "uring";
+    EXPECT_EQ(load(boot, o).drives[0].engine, DriveEngine::uring);
+}
+
+TEST_F(ConfigCheck, OverrideDriveMissing) {
+    Overrides o;
+    o.drives = {dir / "nope.img"};
+    const std::string message = error(boot, o);
+    EXPECT_CONTAINS(message, "command line: --drive: drive \"drive0\": path \"" +
+                                 (dir / "nope.img").string() + "\"");
+    EXPECT_CONTAINS(message, "No such file or directory");
+    o.drives = {""};
+    EXPECT_EQ(error(boot, o), "command line: --drive: --drive must not be empty");
+}
+
+TEST_F(ConfigCheck, OverrideDriveIdTakenByTheFile) {
+    Overrides o;
+    o.drives = {dir / "disk.img"};
+    EXPECT_EQ(error(boot + "[[drive]]\nid = \"drive1\"\npath = \"disk.img\"\n", o),
+              "command line: --drive: drive id \"drive1\" is used twice");
+}
+
+TEST_F(ConfigCheck, OverrideDriveEngineErrors) {
+    Overrides o;
+    o.drive_engine = "null";
+    EXPECT_CONTAINS(error(boot, o),
+                    "command line: --drive-engine: --drive-engine sets the engine "
+                    "of drives added by --drive");
+    o.drives = {dir / "disk.img"};
+    o.drive_engine = "spdk";
+    EXPECT_CONTAINS(error(boot, o), "command line: --drive-engine: unknown engine \"spdk\"");
+    o.drive_engine = "nvme";
+    EXPECT_EQ(error(boot, o),
+              "command line: --drive-engine: engine \"nvme\" is not available yet: use \"uring\"");
 }
 
 }  // namespace

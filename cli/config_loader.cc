@@ -6,6 +6,8 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <utility>
 
 #include "cli/config_values.h"
 
@@ -57,6 +59,26 @@ void apply_overrides(VmConfig& config, const Overrides& overrides) {
     }
     if (overrides.console) {
         values::console(config, *overrides.console, here, values::command_line("--console"));
+    }
+    if (overrides.drive_engine && overrides.drives.empty()) {
+        throw ConfigError(values::command_line("--drive-engine"),
+                          "--drive-engine sets the engine of drives added by --drive; add "
+                          "--drive PATH");
+    }
+    DriveEngine engine = DriveEngine::automatic;
+    SourceLocation engine_where;  // not given: errors point at the drive
+    if (overrides.drive_engine) {
+        engine_where = values::command_line("--drive-engine");
+        engine = values::engine(*overrides.drive_engine, engine_where);
+    }
+    for (const std::filesystem::path& path : overrides.drives) {
+        DriveConfig drive;
+        drive.id = "drive" + std::to_string(config.drives.size());
+        drive.where = drive.path_where = values::command_line("--drive");
+        drive.path = values::path("--drive", path.string(), here, drive.where);
+        drive.engine = engine;
+        drive.engine_where = engine_where;
+        config.drives.push_back(std::move(drive));
     }
 }
 

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "vmm/vm_config.h"
 
@@ -26,6 +27,10 @@ struct Overrides {
     std::optional<std::filesystem::path> initrd;  // --initrd
     std::optional<std::string> cmdline;           // --cmdline
     std::optional<std::string> console;           // --console stdout|none|PATH
+    // --drive PATH (repeatable): appended after the file's drives, with id "drive<N>", N their
+    // index in the drive list.
+    std::vector<std::filesystem::path> drives;
+    std::optional<std::string> drive_engine;  // --drive-engine: engine of the --drive drives
 };
 
 // Parses `text` as the config file `source` (used in messages and to resolve relative paths)
@@ -53,5 +58,12 @@ void check_config(const VmConfig& config);
 
 // Largest memory_mib accepted on any host: 1 TiB.
 inline constexpr uint64_t kMaxMemoryMib = uint64_t{1} << 20;
+
+// [[drive]] limits (docs/config.md).
+inline constexpr uint16_t kMaxDriveQueues = 64;
+inline constexpr uint16_t kMinQueueSize = 2;
+inline constexpr uint16_t kMaxQueueSize = 1024;  // the split virtqueue's largest ring
+inline constexpr size_t kMaxSerialBytes = 20;    // VIRTIO_BLK_ID_BYTES
+inline constexpr uint64_t kMaxNullSizeMib = uint64_t{1} << 24;  // 16 TiB
 
 }  // namespace nvmevm

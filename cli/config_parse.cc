@@ -217,6 +217,7 @@ class Parser {
         d.where = at(table);
         d.path_where = d.where;
         bool has_id = false;
+        const toml::key* size_key = nullptr;  // size_mib, checked once the engine is known
         for (const auto& [key, node] : in_file_order(table)) {
             const std::string name(key->str());
             if (name == "id") {
@@ -229,9 +230,24 @@ class Parser {
             } else if (name == "read_only") {
                 d.read_only = boolean(*key, *node);
             } else if (name == "engine") {
-                d.engine = values::engine(string(*key, *node), at(*node));
+                d.engine_where = at(*node);
+                d.engine = values::engine(string(*key, *node), d.engine_where);
+            } else if (name == "queues") {
+                d.queues = values::drive_queues(integer(*key, *node), at(*node));
+            } else if (name == "queue_size") {
+                d.queue_size = values::queue_size(integer(*key, *node), at(*node));
+            } else if (name == "serial") {
+                d.serial = string(*key, *node);
+                values::serial(d.serial, at(*node));
+            } else if (name == "direct") {
+                d.direct = boolean(*key, *node);
+            } else if (name == "size_mib") {
+                d.null_size_mib = values::null_size_mib(integer(*key, *node), at(*node));
+                size_key = key;
             } else {
-                unknown_key(*key, "[[drive]]", "id, path, read_only, engine");
+                unknown_key(*key, "[[drive]]",
+                            "id, path, read_only, engine, queues, queue_size, serial, direct, "
+                            "size_mib");
             }
         }
         if (!has_id) throw ConfigError(d.where, "drive has no id: add id = \"...\"");
@@ -239,6 +255,12 @@ class Parser {
         // the VMM alone), so it is the one engine that needs no path.
         if (d.path.empty() && d.engine != DriveEngine::null) {
             throw ConfigError(d.where, "drive \"" + d.id + "\" has no path: add path = \"...\"");
+        }
+        // A drive with a path has the size of its file or device; only a null drive without
+        // one needs to be told its size.
+        if (size_key != nullptr && (d.engine != DriveEngine::null || !d.path.empty())) {
+            throw ConfigError(at(*size_key),
+                              "size_mib applies only to engine = \"null\" drives without a path");
         }
         return d;
     }

@@ -89,6 +89,73 @@ TEST(ConfigParse, NullEngineNeedsNoPath) {
     EXPECT_TRUE(c.drives[0].path.empty());
 }
 
+TEST(ConfigParse, DriveDefaults) {
+    const VmConfig c = parse_config("[[drive]]\nid = \"d\"\npath = \"disk.img\"\n", kSource);
+    ASSERT_EQ(c.drives.size(), 1u);
+    const DriveConfig& d = c.drives[0];
+    EXPECT_EQ(d.queues, 0u);  // one per vCPU
+    EXPECT_EQ(d.queue_size, 256u);
+    EXPECT_EQ(d.serial, "");  // the device derives it from the path
+    EXPECT_TRUE(d.direct);
+    EXPECT_EQ(d.null_size_mib, 1024u);
+    EXPECT_EQ(d.engine, DriveEngine::automatic);
+    EXPECT_TRUE(d.engine_where.file.empty());  // not given
+}
+
+TEST(ConfigParse, DriveQueueAndBackingKeys) {
+    const VmConfig c = parse_config(R"([[drive]]
+id = "d"
+path = "disk.img"
+queues = 4
+queue_size = 1024
+serial = "NVMEVM disk #1~"
+direct = false
+engine = "uring"
+)",
+                                    kSource);
+    ASSERT_EQ(c.drives.size(), 1u);
+    const DriveConfig& d = c.drives[0];
+    EXPECT_EQ(d.queues, 4u);
+    EXPECT_EQ(d.queue_size, 1024u);
+    EXPECT_EQ(d.serial, "NVMEVM disk #1~");
+    EXPECT_FALSE(d.direct);
+    EXPECT_EQ(d.engine, DriveEngine::uring);
+    EXPECT_EQ(d.engine_where.str(), "/configs/vm.toml:8:10");
+}
+
+TEST(ConfigParse, DriveLimitsAreInclusive) {
+    const VmConfig low = parse_config(
+        "[[drive]]\nid = \"a\"\nengine = \"null\"\nqueues = 1\nqueue_size = 2\nsize_mib = 1\n"
+        "serial = \"x\"\n",
+        kSource);
+    EXPECT_EQ(low.drives[0].queues, 1u);
+    EXPECT_EQ(low.drives[0].queue_size, 2u);
+    EXPECT_EQ(low.drives[0].null_size_mib, 1u);
+    const VmConfig high = parse_config(
+        "[[drive]]\nid = \"a\"\nengine = \"null\"\nqueues = 64\nqueue_size = 1024\n"
+        "size_mib = 16777216\nserial = \"12345678901234567890\"\n",
+        kSource);
+    EXPECT_EQ(high.drives[0].queues, kMaxDriveQueues);
+    EXPECT_EQ(high.drives[0].queue_size, kMaxQueueSize);
+    EXPECT_EQ(high.drives[0].null_size_mib, kMaxNullSizeMib);
+    EXPECT_EQ(high.drives[0].serial.size(), kMaxSerialBytes);
+}
+
+TEST(ConfigParse, NullDriveSize) {
+    const VmConfig c =
+        parse_config("[[drive]]\nsize_mib = 4096\nid = \"n\"\nengine = \"null\"\n", kSource);
+    ASSERT_EQ(c.drives.size(), 1u);
+    EXPECT_EQ(c.drives[0].null_size_mib, 4096u);
+}
+
+TEST(ConfigParse, NvmeEngineIsLeftToCheckConfig) {
+    // Parsed (the schema knows it); check_config says it is not available yet.
+    const VmConfig c =
+        parse_config("[[drive]]\nid = \"a\"\npath = \"/dev/ng0n1\"\nengine = \"nvme\"\n", kSource);
+    EXPECT_EQ(c.drives[0].engine, DriveEngine::nvme);
+    EXPECT_EQ(c.drives[0].engine_where.str(), "/configs/vm.toml:4:10");
+}
+
 TEST(ConfigParse, MissingKernelPointsAtBootTable) {
     // Not an error yet (--kernel may supply it), but check_config reports it here.
     const VmConfig c = parse_config("[machine]\nvcpus = 1\n\n[boot]\ncmdline = \"x\"\n", kSource);
@@ -127,6 +194,7 @@ TEST_P(ConfigParseError, IsReportedAtItsPlace) {
 }
 
 const std::string kLongCmdline(kMaxCmdlineBytes + 1, 'a');
+const std::string kDrive = "[[drive]]\nid = \"a\"\npath = \"d\"\n";  // lines 1-3
 
 INSTANTIATE_TEST_SUITE_P(
     Config, ConfigParseError,
@@ -161,7 +229,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadConfig{"UnknownDriveKey",
                   "[[drive]]\nid = \"a\"\npath = \"d\"\n  readonly = true\n",
                   "4:3",
-                  {"unknown key \"readonly\" in [[drive]]", "read_only"}},
+                  {"unknown key \"readonly\" in [[drive]]", "read_only", "queue_size", "size_mib"}},
         BadConfig{
             "SubTableInMachine", "[machine.numa]\nnodes = 2\n", "1:10", {"unknown key \"numa\""}},
         BadConfig{"MachineNotATable",
@@ -266,7 +334,81 @@ INSTANTIATE_TEST_SUITE_P(
         BadConfig{"UnknownEngine",
                   "[[drive]]\nid = \"a\"\npath = \"d\"\nengine = \"spdk\"\n",
                   "4:10",
-                  {"unknown engine \"spdk\"", "auto, uring, nvme or null"}}),
+                  {"unknown engine \"spdk\"", "auto, uring, nvme or null"}},
+        // [[drive]] queues, queue_size, serial, direct and size_mib.
+        BadConfig{"QueuesString",
+                  kDrive + "queues = \"4\"\n",
+                  "4:10",
+                  {"queues must be an integer, not a string"}},
+        BadConfig{"QueuesZero",
+                  kDrive + "queues = 0\n",
+                  "4:10",
+                  {"queues must be between 1 and 64, not 0", "one queue per vCPU"}},
+        BadConfig{"QueuesTooMany", kDrive + "queues = 65\n", "4:10", {"between 1 and 64, not 65"}},
+        BadConfig{"QueuesNegative", kDrive + "queues = -2\n", "4:10", {"not -2"}},
+        BadConfig{"QueueSizeFloat",
+                  kDrive + "queue_size = 256.0\n",
+                  "4:14",
+                  {"queue_size must be an integer, not a floating-point number"}},
+        BadConfig{"QueueSizeOne",
+                  kDrive + "queue_size = 1\n",
+                  "4:14",
+                  {"queue_size must be between 2 and 1024, not 1"}},
+        BadConfig{"QueueSizeTooBig",
+                  kDrive + "queue_size = 2048\n",
+                  "4:14",
+                  {"between 2 and 1024, not 2048"}},
+        BadConfig{
+            "QueueSizeHuge", kDrive + "queue_size = 4294967552\n", "4:14", {"not 4294967552"}},
+        BadConfig{"QueueSizeNotPowerOfTwo",
+                  kDrive + "queue_size = 100\n",
+                  "4:14",
+                  {"queue_size must be a power of two", "not 100"}},
+        BadConfig{"SerialInteger",
+                  kDrive + "serial = 12\n",
+                  "4:10",
+                  {"serial must be a string, not an integer"}},
+        BadConfig{"SerialEmpty", kDrive + "serial = \"\"\n", "4:10", {"serial must not be empty"}},
+        BadConfig{"SerialTooLong",
+                  kDrive + "serial = \"123456789012345678901\"\n",
+                  "4:10",
+                  {"serial is 21 bytes long", "at most 20"}},
+        BadConfig{"SerialControlCharacter",
+                  kDrive + "serial = \"ab\\tc\"\n",
+                  "4:10",
+                  {"serial must be printable ASCII", "byte 3 is 0x09"}},
+        BadConfig{"SerialNotAscii",
+                  kDrive + "serial = \"disk\u00e9\"\n",
+                  "4:10",
+                  {"printable ASCII", "byte 5 is 0xc3"}},
+        BadConfig{"DirectString",
+                  kDrive + "direct = \"yes\"\n",
+                  "4:10",
+                  {"direct must be true or false, not a string"}},
+        BadConfig{"SizeMibString",
+                  "[[drive]]\nid = \"n\"\nengine = \"null\"\nsize_mib = \"1G\"\n",
+                  "4:12",
+                  {"size_mib must be an integer, not a string"}},
+        BadConfig{"SizeMibZero",
+                  "[[drive]]\nid = \"n\"\nengine = \"null\"\nsize_mib = 0\n",
+                  "4:12",
+                  {"size_mib must be between 1 and 16777216 (16 TiB), not 0"}},
+        BadConfig{"SizeMibTooBig",
+                  "[[drive]]\nid = \"n\"\nengine = \"null\"\nsize_mib = 16777217\n",
+                  "4:12",
+                  {"not 16777217"}},
+        BadConfig{"SizeMibOnAFileDrive",
+                  kDrive + "size_mib = 64\n",
+                  "4:1",
+                  {"size_mib applies only to engine = \"null\" drives without a path"}},
+        BadConfig{"SizeMibOnANullDriveWithAPath",
+                  kDrive + "engine = \"null\"\nsize_mib = 64\n",
+                  "5:1",
+                  {"size_mib applies only to engine = \"null\" drives without a path"}},
+        BadConfig{"SizeMibBeforeTheEngine",
+                  "[[drive]]\nid = \"n\"\nsize_mib = 64\nengine = \"uring\"\npath = \"d\"\n",
+                  "3:1",
+                  {"size_mib applies only"}}),
     [](const ::testing::TestParamInfo<BadConfig>& test) { return std::string(test.param.name); });
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "cli/config_values.h"
 
+#include <cstdio>
 #include <string>
 
 #include "cli/config_loader.h"
@@ -75,6 +76,63 @@ const char* engine_name(DriveEngine engine) {
             return "null";
     }
     return "?";
+}
+
+void engine_available(DriveEngine engine, const SourceLocation& where) {
+    if (engine == DriveEngine::nvme) {
+        throw ConfigError(where, "engine \"nvme\" is not available yet: use \"uring\"");
+    }
+}
+
+uint16_t drive_queues(int64_t value, const SourceLocation& where) {
+    if (value < 1 || value > kMaxDriveQueues) {
+        throw ConfigError(where, "queues must be between 1 and " + std::to_string(kMaxDriveQueues) +
+                                     ", not " + std::to_string(value) +
+                                     " (leave it out for one queue per vCPU)");
+    }
+    return static_cast<uint16_t>(value);
+}
+
+uint16_t queue_size(int64_t value, const SourceLocation& where) {
+    if (value < kMinQueueSize || value > kMaxQueueSize) {
+        throw ConfigError(where, "queue_size must be between " + std::to_string(kMinQueueSize) +
+                                     " and " + std::to_string(kMaxQueueSize) + ", not " +
+                                     std::to_string(value));
+    }
+    if ((value & (value - 1)) != 0) {
+        throw ConfigError(where, "queue_size must be a power of two (2, 4, 8, ... 1024), not " +
+                                     std::to_string(value));
+    }
+    return static_cast<uint16_t>(value);
+}
+
+void serial(std::string_view value, const SourceLocation& where) {
+    if (value.empty()) {
+        throw ConfigError(where, "serial must not be empty (leave it out for the default)");
+    }
+    if (value.size() > kMaxSerialBytes) {
+        throw ConfigError(where, "serial is " + std::to_string(value.size()) +
+                                     " bytes long; the virtio-blk serial holds at most " +
+                                     std::to_string(kMaxSerialBytes));
+    }
+    for (size_t i = 0; i < value.size(); ++i) {
+        const auto byte = static_cast<unsigned char>(value[i]);
+        if (byte < 0x20 || byte > 0x7e) {
+            char code[8];
+            std::snprintf(code, sizeof code, "0x%02x", byte);
+            throw ConfigError(where, "serial must be printable ASCII (space to ~), but byte " +
+                                         std::to_string(i + 1) + " is " + code);
+        }
+    }
+}
+
+uint64_t null_size_mib(int64_t value, const SourceLocation& where) {
+    if (value < 1 || static_cast<uint64_t>(value) > kMaxNullSizeMib) {
+        throw ConfigError(where, "size_mib must be between 1 and " +
+                                     std::to_string(kMaxNullSizeMib) + " (16 TiB), not " +
+                                     std::to_string(value));
+    }
+    return static_cast<uint64_t>(value);
 }
 
 void console(VmConfig& config, std::string_view value, const std::filesystem::path& base,

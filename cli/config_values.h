@@ -17,6 +17,16 @@ void cmdline(std::string_view value, const SourceLocation& where);
 void drive_id(std::string_view value, const SourceLocation& where);
 [[nodiscard]] DriveEngine engine(std::string_view value, const SourceLocation& where);
 [[nodiscard]] const char* engine_name(DriveEngine engine);
+// An engine this build can run: "nvme" is not one yet.
+void engine_available(DriveEngine engine, const SourceLocation& where);
+// [[drive]] queues as written: 1..kMaxDriveQueues (0, one per vCPU, is what leaving it out means).
+[[nodiscard]] uint16_t drive_queues(int64_t value, const SourceLocation& where);
+// [[drive]] queue_size: a power of two, kMinQueueSize..kMaxQueueSize.
+[[nodiscard]] uint16_t queue_size(int64_t value, const SourceLocation& where);
+// [[drive]] serial: 1 to 20 printable ASCII bytes (space to ~).
+void serial(std::string_view value, const SourceLocation& where);
+// [[drive]] size_mib of a null drive: 1..kMaxNullSizeMib.
+[[nodiscard]] uint64_t null_size_mib(int64_t value, const SourceLocation& where);
 
 // "stdout", "none", or a file path resolved against `base`; sets config.console*.
 void console(VmConfig& config, std::string_view value, const std::filesystem::path& base,

@@ -2,7 +2,7 @@
 // request for submission and completion, and the latency the backing adds.
 //
 // Build (after building nvmevm_virtio in build-ring, or any build dir):
-//   g++ -O2 -std=c++20 -I. -o /tmp/bench-blk-engine scripts/bench-blk-engine.cc \
+//   g++ -O2 -std=c++20 -I. -o /tmp/bench-blk-engine scripts/bench-blk-engine.cc
 //       build-ring/virtio/libnvmevm_virtio.a build-ring/vmm/libnvmevm_vmm.a -luring -pthread
 // Run:
 //   /tmp/bench-blk-engine ENGINE DIR QD SECONDS [read|write]
@@ -59,10 +59,12 @@ struct Bench {
     BlockOp op = BlockOp::read;
     std::mt19937_64 rng{42};
     uint64_t completed = 0;
+    uint64_t in_flight = 0;
     uint64_t errors = 0;
     bool stopping = false;
     void issue(Slot& slot) {
         const uint64_t offset = (rng() % (kFileSize / kBlock)) * kBlock;
+        ++in_flight;
         engine->submit(op == BlockOp::read ? BlockIo::read(offset, {&slot.segment, 1})
                                            : BlockIo::write(offset, {&slot.segment, 1}),
                        &slot);
@@ -71,6 +73,7 @@ struct Bench {
 
 void Slot::complete(int32_t result) noexcept {
     ++bench->completed;
+    --bench->in_flight;
     if (result != static_cast<int32_t>(kBlock)) ++bench->errors;
     if (!bench->stopping) bench->issue(*this);
 }
@@ -132,19 +135,19 @@ int main(int argc, char** argv) {
             break;
         if (ring.reap() == 0 && ring.wait(1) < 0) return 1;
     }
-    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double wall =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double cpu = cpu_seconds() - cpu0;
     bench.stopping = true;
-    while (bench.completed < bench.completed + 0 && false) {
-    }
-    const uint64_t n = bench.completed;
-    std::printf("%s %s %s QD%d: %.0f IOPS, %.2f us wall/request, %.2f us CPU/request, errors %llu\n",
-                kind_name.c_str(), kind == BlockEngineKind::null ? "-" : dir.c_str(),
-                write ? "write" : "read", depth, double(n) / wall, wall * 1e6 / double(n),
-                cpu * 1e6 / double(n), static_cast<unsigned long long>(bench.errors));
+    const uint64_t n = bench.completed;  // counted before the drain below
+    std::printf(
+        "%s %s %s QD%d: %.0f IOPS, %.2f us wall/request, %.2f us CPU/request, errors %llu\n",
+        kind_name.c_str(), kind == BlockEngineKind::null ? "-" : dir.c_str(),
+        write ? "write" : "read", depth, double(n) / wall, wall * 1e6 / double(n),
+        cpu * 1e6 / double(n), static_cast<unsigned long long>(bench.errors));
     // Let what is in flight finish before the slots go away.
-    for (int i = 0; i < 1000 && (ring.reap() != 0 || ring.wait(1) == 0); ++i) {
-        if (kind == BlockEngineKind::null) break;
+    while (bench.in_flight != 0) {
+        if (ring.reap() == 0 && ring.wait(1) < 0) return 1;
     }
     engine.reset();
     if (!path.empty()) ::unlink(path.c_str());

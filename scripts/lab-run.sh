@@ -96,7 +96,7 @@ LAB_NVME_DISK_MIB=64
 # The paths L2's pieces have inside L1, for the scenario's lab_vm_config.
 LAB_L2_INITRD_PATH=/lab/l2-initrd.cpio
 LAB_L2_CMDLINE="console=ttyS0 reboot=k panic=-1"
-unset -f lab_vm_config lab_l2_init lab_l1_run lab_host_check 2>/dev/null || true
+unset -f lab_vm_config lab_l2_init lab_l1_run lab_host_prepare lab_host_check 2>/dev/null || true
 # shellcheck source=/dev/null
 source "$scenario_file"
 ((force_nvme)) && LAB_L1_NVME=1
@@ -220,6 +220,8 @@ if ((!direct)); then
   mkdir -p "$l1_root/lab"
   cp "$lab_src/l1-init.sh" "$l1_root/init"
   chmod 755 "$l1_root/init"
+  # Helpers a scenario's run.sh may source (lab_run_nvmevm: nvmevm with its threads watched).
+  cp "$lab_src/l1-lib.sh" "$l1_root/lab/lib.sh"
   # L1 gives up on the scenario a minute before the host does, so the log still gets a verdict.
   l1_timeout=$((timeout_s > 120 ? timeout_s - 60 : timeout_s / 2))
   echo "LAB_L1_TIMEOUT=$l1_timeout" >"$l1_root/lab/scenario.env"
@@ -266,10 +268,19 @@ disk=$stage/disk.img
 nvme_disk=$stage/nvme.img
 rm -f "$disk" "$nvme_disk"
 truncate -s "${LAB_L1_DISK_MIB}M" "$disk"
-disk_args=(-drive "id=d0,file=$disk,format=raw,if=none,cache=unsafe" -device "virtio-blk-pci,drive=d0")
+# discard=unmap: a discard in L1 (and so one nvmevm passes on from L2) punches a hole in the
+# image, which a host check can see.
+disk_args=(-drive "id=d0,file=$disk,format=raw,if=none,cache=unsafe,discard=unmap" -device "virtio-blk-pci,drive=d0")
 if ((LAB_L1_NVME)); then
   truncate -s "${LAB_NVME_DISK_MIB}M" "$nvme_disk"
   disk_args+=(-drive "id=n0,file=$nvme_disk,format=raw,if=none" -device "nvme,drive=n0,serial=labnvme")
+fi
+
+if declare -F lab_host_prepare >/dev/null; then
+  # The scenario's own preparation of the images (a filesystem, known contents), on the host.
+  # With --l2-direct, L2 gets the same disk.img as its /dev/vda.
+  LAB_DISK=$disk LAB_NVME_DISK=$nvme_disk LAB_STAGE=$stage lab_host_prepare ||
+    die "$scenario_file: lab_host_prepare failed"
 fi
 
 # ---- run ----
@@ -278,7 +289,7 @@ if ((direct)); then
   vcpus=$(lab_vm_config | awk -F= '/^vcpus/ { gsub(/ /, "", $2); print $2 }')
   memory=$(lab_vm_config | awk -F= '/^memory_mib/ { gsub(/ /, "", $2); print $2 }')
   qemu_args=("${qemu_cpu[@]}" -m "${memory:-256}" -smp "${vcpus:-1}" -kernel "$l2_kernel_host"
-    -initrd "$stage/l2-initrd.cpio" -append "$LAB_L2_CMDLINE")
+    -initrd "$stage/l2-initrd.cpio" -append "$LAB_L2_CMDLINE" "${disk_args[@]}")
 else
   # L1's own boot chatter is mostly noise here; loglevel=4 keeps warnings and errors.
   qemu_args=("${qemu_cpu[@]}" -m 2048 -smp 2 -kernel "$LAB_BZIMAGE" -initrd "$l1_initrd"
@@ -339,11 +350,11 @@ if declare -F lab_host_check >/dev/null && ((!direct)); then
   # A scenario's own check of what the guests left behind (disk images, ...): prints problems.
   while IFS= read -r p; do
     [[ -n $p ]] && problems+=("$p")
-  done < <(LAB_DISK=$disk LAB_NVME_DISK=$nvme_disk LAB_CONSOLE=$clean lab_host_check || echo "lab_host_check failed")
+  done < <(LAB_DISK=$disk LAB_NVME_DISK=$nvme_disk LAB_STAGE=$stage LAB_CONSOLE=$clean lab_host_check || echo "lab_host_check failed")
 fi
 
 echo "---- $scenario: key lines ($log_file) ----"
-grep -E '^(LAB-|L2-)|reboot: |Kernel panic|nvmevm' "$clean" | cut -c1-200 | head -n 60 || true
+grep -E '^(LAB-|L1-|L2-)|reboot: |Kernel panic|nvmevm' "$clean" | cut -c1-200 | head -n 80 || true
 timing="prepare ${t_prepare}s, build ${t_build}s, qemu ${t_run}s, total $(since "$t_start")s"
 if ((${#problems[@]})); then
   echo "---- last 40 console lines ----"

@@ -1,9 +1,9 @@
 #include "virtio/blk_backend.h"
 
 #include <fcntl.h>
+#include <liburing.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
-#include <liburing.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -107,7 +107,8 @@ void BlockBackend::learn_block_device_limits() {
     if (::ioctl(fd, BLKGETSIZE64, &bytes) != 0) throw_errno(errno, "BLKGETSIZE64 " + path_);
     capacity_ = bytes;
     int lbs = 512;
-    if (::ioctl(fd, BLKSSZGET, &lbs) == 0 && lbs > 0) logical_block_size_ = static_cast<uint32_t>(lbs);
+    if (::ioctl(fd, BLKSSZGET, &lbs) == 0 && lbs > 0)
+        logical_block_size_ = static_cast<uint32_t>(lbs);
     if (direct_) dio_mem_align_ = dio_offset_align_ = logical_block_size_;
     int ro = 0;
     if (!read_only_ && ::ioctl(fd, BLKROGET, &ro) == 0 && ro != 0)
@@ -159,7 +160,8 @@ void BlockBackend::learn_file_limits(const std::string& path) {
     else if (can_punch)
         zero_ = ZeroMethod::punch_hole;
     if (!can_zero && !can_punch)
-        logf(LogLevel::info, "%s: no fallocate support, discard and write zeroes off", path.c_str());
+        logf(LogLevel::info, "%s: no fallocate support, discard and write zeroes off",
+             path.c_str());
 }
 
 int BlockBackend::flush_sync() const noexcept {

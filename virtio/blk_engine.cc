@@ -22,8 +22,8 @@ std::string_view to_string(BlockEngineKind kind) {
 }
 
 bool parse_block_engine_kind(std::string_view text, BlockEngineKind& out) {
-    for (BlockEngineKind kind : {BlockEngineKind::uring, BlockEngineKind::null,
-                                 BlockEngineKind::nvme}) {
+    for (BlockEngineKind kind :
+         {BlockEngineKind::uring, BlockEngineKind::null, BlockEngineKind::nvme}) {
         if (text == to_string(kind)) {
             out = kind;
             return true;

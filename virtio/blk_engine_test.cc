@@ -24,9 +24,9 @@ namespace nvmevm {
 namespace {
 
 using testing::Done;
+using testing::options;
 using testing::reap_all;
 using testing::reap_one;
-using testing::options;
 using testing::ScratchFile;
 
 constexpr uint64_t kGuestRam = 4 << 20;
@@ -254,8 +254,9 @@ TEST(IoWorkers, Reported) {
         for (BlockOp op : {BlockOp::read, BlockOp::write, BlockOp::flush}) {
             for (int depth : {1, 32}) {
                 if (op == BlockOp::flush && depth > 1) continue;
-                const int workers = workers_after_io(
-                    BlockEngineKind::uring, BlockBackend::open(options(file.path())), op, 256, depth);
+                const int workers =
+                    workers_after_io(BlockEngineKind::uring,
+                                     BlockBackend::open(options(file.path())), op, 256, depth);
                 EXPECT_GE(workers, 0);
                 std::printf("[ info ] O_DIRECT %s on %s at QD%d: %d iou-wrk thread(s)\n",
                             op_name(op), dir, depth, workers);

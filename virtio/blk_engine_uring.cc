@@ -30,8 +30,8 @@ io_uring_sqe* UringBlockEngine::sqe_for(IoCompletion* done) noexcept {
     io_uring_sqe* sqe = ring_.get_sqe();
     // Only a refused submission leaves no SQE; the request is answered with that error rather
     // than dropped.
-    if (sqe == nullptr) ring_.post(done, ring_.last_submit_error() < 0 ? ring_.last_submit_error()
-                                                                      : -EBUSY);
+    if (sqe == nullptr)
+        ring_.post(done, ring_.last_submit_error() < 0 ? ring_.last_submit_error() : -EBUSY);
     return sqe;
 }
 
@@ -50,11 +50,9 @@ void UringBlockEngine::submit(const BlockIo& io, IoCompletion* done) noexcept {
         case BlockOp::write_zeroes:
             switch (backend_.zero_method()) {
                 case ZeroMethod::zero_range:
-                    return submit_fallocate(io, done,
-                                            FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE);
+                    return submit_fallocate(io, done, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE);
                 case ZeroMethod::punch_hole:
-                    return submit_fallocate(io, done,
-                                            FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE);
+                    return submit_fallocate(io, done, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE);
                 case ZeroMethod::none:
                     break;
             }
@@ -67,10 +65,9 @@ void UringBlockEngine::submit_rw(const BlockIo& io, IoCompletion* done, bool wri
     io_uring_sqe* sqe = sqe_for(done);
     if (sqe == nullptr) return;
     const int fd = static_cast<int>(slot_);
-    const int buffer =
-        io.segments.size() == 1
-            ? ring_.fixed_buffer_index(io.segments[0].iov_base, io.segments[0].iov_len)
-            : -1;
+    const int buffer = io.segments.size() == 1 ? ring_.fixed_buffer_index(io.segments[0].iov_base,
+                                                                          io.segments[0].iov_len)
+                                               : -1;
     if (buffer >= 0) {
         void* base = io.segments[0].iov_base;
         const auto len = static_cast<unsigned>(io.segments[0].iov_len);

@@ -49,7 +49,19 @@ BlkQueue::InFlight* BlkQueue::take_slot_locked() noexcept {
 }
 
 unsigned BlkQueue::drain() {
-    std::lock_guard lock(mutex_);
+    bool became_broken = false;
+    unsigned taken = 0;
+    {
+        std::lock_guard lock(mutex_);
+        taken = drain_locked(became_broken);
+    }
+    // Outside the queue's lock: the transport takes its own, and it calls activate() and
+    // reset() with that one held.
+    if (became_broken && interrupt_ != nullptr) interrupt_->mark_needs_reset();
+    return taken;
+}
+
+unsigned BlkQueue::drain_locked(bool& became_broken) {
     if (!queue_.enabled() || queue_.broken() || engine_ == nullptr) return 0;
     unsigned taken = 0;
     for (;;) {
@@ -63,6 +75,7 @@ unsigned BlkQueue::drain() {
                 logf_limited(log_limit_, LogLevel::warn, "drive %s queue %u: %s; needs reset",
                              drive_.name.c_str(), index_, describe(queue_.error()));
                 broken_.store(true, std::memory_order_relaxed);
+                became_broken = true;
             }
             break;
         }

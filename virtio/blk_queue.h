@@ -79,6 +79,7 @@ class BlkQueue {
                                                                    // left in flight by a reset
     [[nodiscard]] InFlight* take_slot_locked() noexcept;
     void on_complete(InFlight& slot, int32_t result) noexcept;
+    unsigned drain_locked(bool& became_broken);
     // Locked variants.
     void submit_locked(InFlight& slot) noexcept;
     bool submit_next_range_locked(InFlight& slot) noexcept;

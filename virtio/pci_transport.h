@@ -74,7 +74,7 @@ class VirtioPciTransport final : public PciDevice,
     void signal_config() override;
     // The device hit an error it cannot recover from: sets DEVICE_NEEDS_RESET and notifies the
     // driver. Not from inside VirtioDevice::activate or reset.
-    void mark_needs_reset();
+    void mark_needs_reset() override;
 
     // For tests and diagnostics.
     [[nodiscard]] uint8_t device_status() const { return common_.status(); }

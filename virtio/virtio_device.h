@@ -22,6 +22,10 @@ public:
     virtual ~VirtioInterrupt() = default;
     virtual void signal_queue(uint16_t queue) = 0;
     virtual void signal_config() = 0;
+    // The device found its driver's rings corrupt: set DEVICE_NEEDS_RESET and tell the driver
+    // (virtio 1.2, 2.1.2: "The device SHOULD set DEVICE_NEEDS_RESET when it enters an error
+    // state that a reset is needed."). Never called from inside activate() or reset().
+    virtual void mark_needs_reset() = 0;
 };
 
 class VirtioDevice {

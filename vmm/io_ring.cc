@@ -170,16 +170,18 @@ unsigned IoRing::reap_impl(TagThunk thunk, void* ctx) noexcept {
             (void)io_uring_get_events(&ring_);
             if (io_uring_cq_ready(&ring_) != 0) continue;
         }
-        if (posted_head_ == nullptr) break;
-        // Detach the list first: callbacks may post again; those are delivered next round.
-        IoCompletion* done = posted_head_;
-        posted_head_ = posted_tail_ = nullptr;
-        while (done != nullptr) {
-            IoCompletion* next = done->next_posted_;
-            done->complete(done->posted_result_);
-            ++delivered;
-            done = next;
-        }
+        break;
+    }
+    // Posted completions: only those posted before this point. One a callback posts now waits
+    // for the next reap() (has_posted() says so): a completion that starts a new request which
+    // completes at once (the null engine) must not keep this call going forever.
+    IoCompletion* done = posted_head_;
+    posted_head_ = posted_tail_ = nullptr;
+    while (done != nullptr) {
+        IoCompletion* next = done->next_posted_;
+        done->complete(done->posted_result_);
+        ++delivered;
+        done = next;
     }
     return delivered;
 }

@@ -112,12 +112,12 @@ class IoRing {
     void post(IoCompletion* done, int32_t result) noexcept;
     [[nodiscard]] bool has_posted() const noexcept { return posted_head_ != nullptr; }
 
-    // Delivers everything that has completed, without a syscall in the common case: CQEs are
-    // read straight from the CQ ring (the kernel posted them via task_work before KVM_RUN
-    // returned), then posted completions. IoCompletion targets get complete(res); tags go to
-    // `on_tag(uint32_t tag, int32_t res)`. Loops until both are empty, so completions posted
-    // from inside a callback are delivered too. Must not be called from inside a callback.
-    // Returns the number delivered.
+    // Delivers what has completed, without a syscall in the common case: CQEs are read straight
+    // from the CQ ring (the kernel posted them via task_work before KVM_RUN returned) until it is
+    // empty, then the completions posted so far. IoCompletion targets get complete(res); tags go
+    // to `on_tag(uint32_t tag, int32_t res)`. A completion posted from inside a callback is left
+    // for the next call (check has_posted() before blocking in KVM_RUN). Must not be called from
+    // inside a callback. Returns the number delivered.
     template <typename OnTag>
     unsigned reap(OnTag&& on_tag) noexcept {
         return reap_impl(

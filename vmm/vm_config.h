@@ -42,6 +42,7 @@ struct DriveConfig {
     uint64_t null_size_mib = 1024;  // capacity of a null drive without a path
     SourceLocation where;           // the [[drive]] table
     SourceLocation path_where;      // the path value
+    SourceLocation engine_where;    // the engine value; empty file: not given (use `where`)
 };
 
 enum class ConsoleKind { stdout_stream, none, file };

@@ -49,6 +49,13 @@ idt_pointer:
     .word IDT_ENTRIES * 16 - 1
     .quad idt
 
+    // A zero-limit IDT: isr.S loads it to turn a stray exception into a triple fault.
+    .balign 8
+    .globl zero_idt_pointer
+zero_idt_pointer:
+    .word 0
+    .quad 0
+
     // The AP start-up mailbox (smp.cc writes it before each AP's SIPI; ap_entry.S loads it):
     // the AP's TSS selector and the address of its iretq frame.
     .balign 8

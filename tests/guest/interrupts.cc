@@ -14,8 +14,10 @@ void cpu_event_6();
 void cpu_event_7();
 void timer_stub();
 void spurious_stub();
-void wait_gate();
-void window_gate();
+void gp_entry();
+void de_entry();
+void ring3_wait(volatile uint64_t* count, uint64_t seen);
+void ring3_window();
 
 struct IdtGate {
     uint16_t offset_low;
@@ -65,7 +67,8 @@ constexpr uint32_t kIcrAssert = 1u << 14;
 constexpr uint32_t kIcrInit = 5u << 8;
 constexpr uint32_t kIcrStartup = 6u << 8;
 constexpr uint8_t kGateInterrupt = 0x8e;  // present, DPL 0, 64-bit interrupt gate
-constexpr uint8_t kGateDpl3 = 3u << 5;
+constexpr unsigned kVectorDivideError = 0;
+constexpr unsigned kVectorGeneralProtection = 13;
 
 // 8259 PIC data ports (interrupt mask registers).
 constexpr uint16_t kPic1Data = 0x21;
@@ -77,12 +80,12 @@ bool g_work = false;
 bool g_skip_selftest = false;
 namespace {
 
-void set_gate(unsigned vector, void (*handler)(), uint8_t dpl_bits = 0) {
+void set_gate(unsigned vector, void (*handler)()) {
     auto address = reinterpret_cast<uintptr_t>(handler);
     idt[vector] = IdtGate{static_cast<uint16_t>(address),
                           GDT_KERNEL_CODE,
                           0,
-                          static_cast<uint8_t>(kGateInterrupt | dpl_bits),
+                          kGateInterrupt,
                           static_cast<uint16_t>(address >> 16),
                           static_cast<uint32_t>(address >> 32),
                           0};
@@ -137,20 +140,20 @@ bool interrupts_init() {
     }
     set_gate(VECTOR_TIMER, timer_stub);
     set_gate(VECTOR_SPURIOUS, spurious_stub);
-    set_gate(VECTOR_WAIT, wait_gate, kGateDpl3);
-    set_gate(VECTOR_WINDOW, window_gate, kGateDpl3);
+    set_gate(kVectorDivideError, de_entry);
+    set_gate(kVectorGeneralProtection, gp_entry);
     asm volatile("" : : : "memory");
     if (g_skip_selftest) { return false; }
     outb(kPic1Data, 0xff);
     outb(kPic2Data, 0xff);
     lapic_init_this_cpu();
 
-    // An IPI to itself, let in through the window gate: no halt, so a platform whose
+    // An IPI to itself, let in through the window gate (#DE): no halt, so a platform whose
     // interrupts never arrive is found out without hanging.
     uint64_t before = irq_events(0);
     send_ipi(lapic_id(), cpu_event_vector(0));
     for (unsigned i = 0; i < 1000 && irq_events(0) == before; ++i) {
-        asm volatile("int $0x81" : : : "memory");
+        ring3_window();
     }
     g_work = irq_events(0) != before;
     return g_work;
@@ -166,7 +169,7 @@ uint64_t irq_events(unsigned cpu) {
 
 void irq_wait(unsigned cpu, uint64_t seen) {
     ++irq_counts[cpu].waits;
-    asm volatile("int $0x80" : : "D"(&irq_counts[cpu].events), "S"(seen) : "memory");
+    ring3_wait(&irq_counts[cpu].events, seen);
 }
 
 uint64_t irq_waits(unsigned cpu) {

@@ -1,19 +1,28 @@
-// Ring-0 interrupt handlers and the two gates ring 3 calls. Each ring-0 instruction is
-// emulated one at a time on this project's KVM (~600 ns each), so every path is a few
-// straight-line instructions that clobber no register (RFLAGS comes back with iretq):
+// Ring-0 interrupt handlers and the two ways ring 3 gets into ring 0. Each ring-0
+// instruction is emulated one at a time on this project's KVM (~600 ns each), so every path
+// is a few straight-line instructions that clobber no register (RFLAGS comes back with
+// iretq):
 //
 //   cpu_event_N (vector 0x30 + N): 3 instructions: count, EOI, iretq
 //   timer_stub (0x3f):             2: EOI, iretq
 //   spurious_stub (0xff):          1: iretq (a spurious interrupt takes no EOI)
-//   wait_gate (int $0x80):         5 when it halts (cmp, jne, sti, hlt, iretq), 3 when not
-//   window_gate (int $0x81):       4: sti, nop, cli, iretq
+//   wait gate (#GP from the `hlt` in ring3_wait): 9 when it halts, 7 when it need not
+//   window gate (#DE from the `div` in ring3_window): 7
 //
-// Ring 3 runs with IF=0 (RFLAGS_USER), so interrupts are taken only inside the gates, where
-// `sti` opens them. The gates are interrupt gates (IF cleared on entry): the check in
-// wait_gate runs with interrupts off, and `sti; hlt` enables them only for the halt (`sti`
-// holds off interrupts until the instruction after it has run), so an interrupt that arrives
-// after ring 3 read the count is either already counted (the check sees it) or pending (it
-// ends the halt at once). No race, no lost wake-up.
+// Why exceptions: kvm_pvm does not deliver software interrupts (`int $n` from ring 3 is a
+// triple fault there, and at ring 0 an emulation failure), but it delivers exceptions from
+// ring 3 through the IDT like hardware. So ring 3 executes a privileged `hlt` at one known
+// address to ask ring 0 to halt, and a divide by zero at another to open an interrupt
+// window. Both are faults (RIP points at the instruction) on hardware, QEMU and kvm_pvm
+// alike; the handlers resume ring 3 after it. A #GP or #DE from anywhere else is a bug: the
+// handler loads a zero-limit IDT and faults, a triple fault as before.
+//
+// Ring 3 runs with IF=0 (RFLAGS_USER), so interrupts are taken only inside these handlers,
+// where `sti` opens them. Exceptions go through interrupt gates (IF cleared on entry): the
+// count check in the wait gate runs with interrupts off, and `sti; hlt` enables them only
+// for the halt (`sti` holds off interrupts until the instruction after it has run), so an
+// interrupt that arrives after ring 3 read the count is either already counted (the check
+// sees it) or pending (it ends the halt at once). No race, no lost wake-up.
 
 #include "layout.h"
 
@@ -42,23 +51,54 @@ timer_stub:
 spurious_stub:
     iretq
 
-// int $0x80 from ring 3: RDI = &irq_counts[this vCPU], RSI = the count ring 3 read before it
-// last looked for work. Halts only if no interrupt has been counted since.
-    .globl wait_gate
-wait_gate:
+// #GP. From ring3_wait's `hlt` (RDI = &irq_counts[this vCPU], RSI = the count ring 3 read
+// before it last looked for work): halts only if no interrupt has been counted since.
+    .globl gp_entry
+gp_entry:
+    cmpq $wait_hlt, 8(%rsp)       // RIP, above the error code
+    jne crash
     cmp %rsi, (%rdi)
     jne 1f
     sti
     hlt
-1:  iretq
+1:  movq $wait_hlt + 1, 8(%rsp)   // resume after the hlt
+    add $8, %rsp                  // drop the error code
+    iretq
 
-// int $0x81 from ring 3: lets pending interrupts in without halting (a probe of whether
-// interrupts arrive at all, used before anything relies on halting).
-    .globl window_gate
-window_gate:
+// #DE. From ring3_window's `div`: lets pending interrupts in without halting (a probe of
+// whether interrupts arrive at all, made before anything relies on halting).
+    .globl de_entry
+de_entry:
+    cmpq $window_div, (%rsp)
+    jne crash
     sti
     nop
     cli
+    movq $window_div + 2, (%rsp)
     iretq
+
+// Any other #GP or #DE: a triple fault, as without handlers.
+crash:
+    lidt zero_idt_pointer(%rip)
+    ud2
+
+// Ring 3.
+    .section .text.ring3_gates, "ax"
+    // void ring3_wait(volatile uint64_t* count, uint64_t seen)
+    .globl ring3_wait
+ring3_wait:
+wait_hlt:
+    hlt                           // #GP -> gp_entry
+    ret
+
+    // void ring3_window(): clobbers RAX, RCX, RDX
+    .globl ring3_window
+ring3_window:
+    xor %ecx, %ecx
+    xor %eax, %eax
+    xor %edx, %edx
+window_div:
+    div %ecx                      // #DE -> de_entry (2 bytes)
+    ret
 
     .section .note.GNU-stack, "", @progbits

@@ -27,12 +27,10 @@
 #define AP_USER_STACK_SIZE 65536
 
 // Interrupt vectors (interrupts.h): 0x30 + vCPU index is that vCPU's event vector (MSI-X and
-// wake-up IPIs), 0x3f the local APIC timer (a watchdog that ends every halt eventually), 0x80
-// the ring-3 wait gate, 0x81 the ring-3 "open an interrupt window" gate, 0xff spurious.
+// wake-up IPIs), 0x3f the local APIC timer (a watchdog that ends every halt eventually), 0xff
+// spurious. Ring 3 enters ring 0 through #GP and #DE at known addresses (isr.S).
 #define VECTOR_CPU_EVENT 0x30
 #define VECTOR_TIMER 0x3f
-#define VECTOR_WAIT 0x80
-#define VECTOR_WINDOW 0x81
 #define VECTOR_SPURIOUS 0xff
 #define IDT_ENTRIES 256
 // interrupts.cc's per-vCPU counters (one cache line each), incremented by isr.S.
