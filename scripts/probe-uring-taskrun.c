@@ -17,8 +17,8 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/kvm.h>
 #include <liburing.h>
+#include <linux/kvm.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -45,7 +45,9 @@ static uint8_t* mem;
 static pid_t vcpu_tid;
 static volatile int watchdog_armed;
 
-static void on_sigusr1(int sig) { (void)sig; }
+static void on_sigusr1(int sig) {
+    (void)sig;
+}
 
 static void* efd_writer(void* arg) {
     (void)arg;
@@ -60,7 +62,8 @@ static void setup_vm(void) {
     if (kvm < 0) err(1, "/dev/kvm");
     vm = ioctl(kvm, KVM_CREATE_VM, 0);
     size_t msz = 64 << 20;
-    mem = mmap(NULL, msz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    mem =
+        mmap(NULL, msz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     struct kvm_userspace_memory_region r = {
         .slot = 0, .guest_phys_addr = 0, .memory_size = msz, .userspace_addr = (uint64_t)mem};
     if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &r) < 0) err(1, "memory region");
@@ -73,7 +76,8 @@ static void setup_vm(void) {
     } cp = {.c.nent = 100};
     ioctl(kvm, KVM_GET_SUPPORTED_CPUID, &cp);
     ioctl(vcpu, KVM_SET_CPUID2, &cp);
-    uint64_t *pml4 = (void*)(mem + 0x1000), *pdpt = (void*)(mem + 0x2000), *pd = (void*)(mem + 0x3000);
+    uint64_t *pml4 = (void*)(mem + 0x1000), *pdpt = (void*)(mem + 0x2000),
+             *pd = (void*)(mem + 0x3000);
     pml4[0] = 0x2000 | 7;
     pdpt[0] = 0x3000 | 7;
     for (int i = 0; i < 512; i++) pd[i] = (i * 0x200000ULL) | 0x87;
@@ -88,8 +92,16 @@ static void reset_vcpu(int kick) {
     memcpy(mem + 0x10000, code, sizeof code);
     struct kvm_sregs s;
     ioctl(vcpu, KVM_GET_SREGS, &s);
-    struct kvm_segment seg = {.base = 0, .limit = 0xffffffff, .selector = 0x1b, .present = 1,
-                              .type = 11, .dpl = 3, .db = 0, .s = 1, .l = 1, .g = 1};
+    struct kvm_segment seg = {.base = 0,
+                              .limit = 0xffffffff,
+                              .selector = 0x1b,
+                              .present = 1,
+                              .type = 11,
+                              .dpl = 3,
+                              .db = 0,
+                              .s = 1,
+                              .l = 1,
+                              .g = 1};
     s.cs = seg;
     seg.type = 3;
     seg.selector = 0x23;
@@ -101,7 +113,10 @@ static void reset_vcpu(int kick) {
     s.cr0 = 0x80050033;
     s.efer = 0x500;
     ioctl(vcpu, KVM_SET_SREGS, &s);
-    struct kvm_regs g = {.rip = kick ? 0x10000 : 0x10001, .rdx = 0x500, .rax = 1, .rsp = 0x8000,
+    struct kvm_regs g = {.rip = kick ? 0x10000 : 0x10001,
+                         .rdx = 0x500,
+                         .rax = 1,
+                         .rsp = 0x8000,
                          .rflags = 2 | (3 << 12)};
     ioctl(vcpu, KVM_SET_REGS, &g);
 }
@@ -237,9 +252,10 @@ int main(int argc, char** argv) {
                 other += r.other_returns;
                 enter += r.after_enter;
             }
-            printf("%-27s %-7s CQE seen on KVM_RUN return %2d/%d (mean %7.0f us, max %7.0f us); "
-                   "watchdog needed %2d/%d (then CQE after io_uring_enter %2d); other returns %d\n",
-                   sets[s].name, modes[m], found, iters, sum / iters, worst, wd, iters, enter, other);
+            printf(
+                "%-27s %-7s CQE seen on KVM_RUN return %2d/%d (mean %7.0f us, max %7.0f us); "
+                "watchdog needed %2d/%d (then CQE after io_uring_enter %2d); other returns %d\n",
+                sets[s].name, modes[m], found, iters, sum / iters, worst, wd, iters, enter, other);
         }
     }
     return 0;

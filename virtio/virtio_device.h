@@ -18,7 +18,7 @@ struct VirtqueueConfig {
 
 // How a device interrupts its driver; the transport maps queues to MSI-X vectors.
 class VirtioInterrupt {
-public:
+  public:
     virtual ~VirtioInterrupt() = default;
     virtual void signal_queue(uint16_t queue) = 0;
     virtual void signal_config() = 0;
@@ -29,7 +29,7 @@ public:
 };
 
 class VirtioDevice {
-public:
+  public:
     virtual ~VirtioDevice() = default;
 
     [[nodiscard]] virtual uint16_t device_type() const = 0;  // 2: block

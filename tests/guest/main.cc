@@ -30,7 +30,7 @@ constexpr Mode kModes[] = {
 };
 
 // Words that only modify a mode (the mode reads them from the command line).
-constexpr const char* kOptionWords[] = {"noevtidx", "noindirect", "nomq", "irq", "nosmp", "x0", "x1", "x2", "x3"};
+constexpr const char* kOptionWords[] = {"noevtidx", "noindirect", "nomq", "irq", "nosmp", "x0", "x1", "x2", "x3", "x4", "x5"};
 
 bool g_mode_failed = false;
 
