@@ -1,5 +1,6 @@
 #include "vmm/block_devices.h"
 
+#include <cstring>
 #include <stdexcept>
 
 #include "boot/acpi_tables.h"
@@ -103,6 +104,15 @@ BlockDevices::~BlockDevices() {
 VcpuWork* BlockDevices::vcpu_work(uint32_t index) {
     if (index >= services_.size() || services_[index]->empty()) return nullptr;
     return services_[index].get();
+}
+
+void BlockDevices::flush_all() const {
+    for (const auto& drive : drives_) {
+        if (drive->backend.is_null() || drive->backend.read_only()) continue;
+        if (const int rc = drive->backend.flush_sync(); rc < 0)
+            logf(LogLevel::error, "drive %s: flush at stop failed: %s", drive->id.c_str(),
+                 std::strerror(-rc));
+    }
 }
 
 BlockDevices::Totals BlockDevices::totals() const {

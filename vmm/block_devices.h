@@ -40,6 +40,11 @@ class BlockDevices {
     // The work of vCPU `index` (null when it owns no queue).
     [[nodiscard]] VcpuWork* vcpu_work(uint32_t index);
 
+    // After the vCPUs stopped: makes every completed write durable (fdatasync), so that a
+    // graceful stop (SIGTERM, SIGINT, guest power-off) loses nothing the guest wrote, flushed
+    // or not.
+    void flush_all() const;
+
     struct Totals {
         uint64_t requests = 0;
         uint64_t interrupts = 0;

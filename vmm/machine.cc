@@ -139,6 +139,7 @@ VmOutcome run_machine(const VmConfig& config) {
         }
     }
     platform.flush_console();
+    drives.flush_all();
     log_io_figures(vcpus, drives);
 
     const uint64_t guest_kib = resident_kib(memory.host_backing());
