@@ -47,6 +47,9 @@ void add_overrides(CLI::App& command, CommandLine& line) {
     command.add_option_function<std::string>(
         "--drive-engine", [&o](const std::string& v) { o.drive_engine = v; },
         "Engine of the drives added by --drive: auto, uring or null (default auto)");
+    command.add_flag("--no-seccomp", o.no_seccomp,
+                     "Do not confine nvmevm's threads with seccomp (for debugging with strace "
+                     "or gdb)");
 }
 
 // Log lines a guest outcome deserves: an error for the ends that point at a problem.

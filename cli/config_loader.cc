@@ -34,6 +34,7 @@ void apply_overrides(VmConfig& config, const Overrides& overrides) {
     // Paths on the command line are relative to the working folder, as a shell user expects,
     // not to the config file's folder.
     const std::filesystem::path here;
+    if (overrides.no_seccomp) config.seccomp = false;
     if (overrides.vcpus) {
         config.vcpus_where = values::command_line("--vcpus");
         config.vcpus = values::vcpus(*overrides.vcpus, config.vcpus_where);

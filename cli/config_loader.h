@@ -31,6 +31,7 @@ struct Overrides {
     // index in the drive list.
     std::vector<std::filesystem::path> drives;
     std::optional<std::string> drive_engine;  // --drive-engine: engine of the --drive drives
+    bool no_seccomp = false;                  // --no-seccomp: for debugging
 };
 
 // Parses `text` as the config file `source` (used in messages and to resolve relative paths)

@@ -14,6 +14,7 @@
 #include "vmm/log.h"
 #include "vmm/platform.h"
 #include "vmm/process_stats.h"
+#include "vmm/seccomp.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm_run_state.h"
 #include "vmm/x86_entry.h"
@@ -128,6 +129,14 @@ VmOutcome run_machine(const VmConfig& config) {
 
     {
         VcpuThreads threads(vcpus, platform, drives, state);
+        // Every thread exists now (creating threads is among what the filter forbids).
+        if (config.seccomp) {
+            try {
+                install_seccomp_filter();
+            } catch (const std::exception& e) {
+                state.request_stop({VmEnd::vmm_error, 0, std::string("seccomp: ") + e.what()});
+            }
+        }
         for (;;) {
             siginfo_t info{};
             const int sig = sigwaitinfo(&waited, &info);

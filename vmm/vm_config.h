@@ -64,6 +64,9 @@ struct VmConfig {
     SourceLocation console_where;
 
     std::vector<DriveConfig> drives;
+
+    // Run every thread under the seccomp allow-list once the VM is built (vmm/seccomp.h).
+    bool seccomp = true;
 };
 
 inline constexpr uint32_t kMaxVcpus = 64;
