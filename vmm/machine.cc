@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <csignal>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -94,6 +95,10 @@ void log_io_figures(const std::vector<std::unique_ptr<Vcpu>>& vcpus, const Block
 
 VmOutcome run_machine(const VmConfig& config) {
     const sigset_t waited = main_thread_signals();
+    // A shell starts background jobs with SIGINT ignored, and an ignored signal is discarded
+    // instead of left pending for sigwaitinfo: take the default disposition back first.
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
     pthread_sigmask(SIG_BLOCK, &waited, nullptr);
     install_vcpu_kick_handler();
 

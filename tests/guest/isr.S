@@ -7,15 +7,13 @@
 //   timer_stub (0x3f):             2: EOI, iretq
 //   spurious_stub (0xff):          1: iretq (a spurious interrupt takes no EOI)
 //   wait gate (#GP from the `hlt` in ring3_wait): 9 when it halts, 7 when it need not
-//   window gate (#DE from the `div` in ring3_window): 7
 //
-// Why exceptions: kvm_pvm does not deliver software interrupts (`int $n` from ring 3 is a
+// Why an exception: kvm_pvm does not deliver software interrupts (`int $n` from ring 3 is a
 // triple fault there, and at ring 0 an emulation failure), but it delivers exceptions from
 // ring 3 through the IDT like hardware. So ring 3 executes a privileged `hlt` at one known
-// address to ask ring 0 to halt, and a divide by zero at another to open an interrupt
-// window. Both are faults (RIP points at the instruction) on hardware, QEMU and kvm_pvm
-// alike; the handlers resume ring 3 after it. A #GP or #DE from anywhere else is a bug: the
-// handler loads a zero-limit IDT and faults, a triple fault as before.
+// address to ask ring 0 to halt: a #GP, a fault (RIP points at the `hlt`) on hardware, QEMU
+// and kvm_pvm alike, and the handler resumes ring 3 after it. A #GP from anywhere else is a
+// bug: the handler loads a zero-limit IDT and faults, a triple fault as without a handler.
 //
 // Ring 3 runs with IF=0 (RFLAGS_USER), so interrupts are taken only inside these handlers,
 // where `sti` opens them. Exceptions go through interrupt gates (IF cleared on entry): the
@@ -65,19 +63,7 @@ gp_entry:
     add $8, %rsp                  // drop the error code
     iretq
 
-// #DE. From ring3_window's `div`: lets pending interrupts in without halting (a probe of
-// whether interrupts arrive at all, made before anything relies on halting).
-    .globl de_entry
-de_entry:
-    cmpq $window_div, (%rsp)
-    jne crash
-    sti
-    nop
-    cli
-    movq $window_div + 2, (%rsp)
-    iretq
-
-// Any other #GP or #DE: a triple fault, as without handlers.
+// Any other #GP: a triple fault, as without handlers.
 crash:
     lidt zero_idt_pointer(%rip)
     ud2
@@ -91,14 +77,5 @@ wait_hlt:
     hlt                           // #GP -> gp_entry
     ret
 
-    // void ring3_window(): clobbers RAX, RCX, RDX
-    .globl ring3_window
-ring3_window:
-    xor %ecx, %ecx
-    xor %eax, %eax
-    xor %edx, %edx
-window_div:
-    div %ecx                      // #DE -> de_entry (2 bytes)
-    ret
 
     .section .note.GNU-stack, "", @progbits

@@ -26,11 +26,11 @@ constexpr Mode kModes[] = {
     {"hello", mode_hello},     {"badio", mode_badio},       {"cpus", mode_cpus},
     {"info", mode_info},       {"reset", mode_reset},       {"poweroff", mode_poweroff},
     {"crash", mode_crash},     {"spin", mode_spin},         {"blk", mode_blk},
-    {"blkinfo", mode_blkinfo}, {"blkbench", mode_blkbench}, {"smp", mode_smp}, {"xint", mode_xint},
+    {"blkinfo", mode_blkinfo}, {"blkbench", mode_blkbench}, {"smp", mode_smp},
 };
 
 // Words that only modify a mode (the mode reads them from the command line).
-constexpr const char* kOptionWords[] = {"noevtidx", "noindirect", "nomq", "irq", "nosmp", "x0", "x1", "x2", "x3", "x4", "x5"};
+constexpr const char* kOptionWords[] = {"noevtidx", "noindirect", "nomq", "irq", "nosmp"};
 
 bool g_mode_failed = false;
 

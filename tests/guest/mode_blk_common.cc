@@ -47,9 +47,31 @@ BlkOptions blk_options_from(const Context& context) {
             options.indirect = false;
         } else if (word.is("nomq")) {
             options.mq = false;
+        } else if (word.is("irq")) {
+            options.interrupts = true;
         }
     }
     return options;
+}
+
+bool blk_use_cpus(const Context& context) {
+    Words words(start_info_cmdline(*context.start_info));
+    Word word;
+    while (words.next(&word)) {
+        if (word.is("nosmp")) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void put_irq_stats(PciAddress where, const char* what, uint64_t events, uint64_t waits) {
+    put_blk_line(where, what);
+    put_str("interrupts=");
+    put_dec(events);
+    put_str(" waits=");
+    put_dec(waits);
+    put_char('\n');
 }
 
 unsigned find_blk_devices(PciFunction* found) {

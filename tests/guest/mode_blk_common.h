@@ -12,8 +12,10 @@ namespace guest {
 
 inline constexpr unsigned kMaxBlkDevices = 8;
 
-// The options the command line sets (noevtidx, noindirect, nomq).
+// The options the command line sets (noevtidx, noindirect, nomq, irq).
 BlkOptions blk_options_from(const Context& context);
+// False when the command line says `nosmp`: the blk suite then drives both queues from vCPU 0.
+bool blk_use_cpus(const Context& context);
 
 // Finds the modern virtio-blk functions on bus 0; returns how many (at most kMaxBlkDevices
 // are stored).
@@ -26,5 +28,8 @@ void put_blk_line(PciAddress where, const char* text);
 void put_feature_names(uint64_t features);
 
 const char* blk_status_name(uint8_t status);
+
+// "blk 00:SS <what>interrupts=E waits=W": interrupt-mode counters.
+void put_irq_stats(PciAddress where, const char* what, uint64_t events, uint64_t waits);
 
 }  // namespace guest

@@ -3,6 +3,9 @@
 // used), then in rounds of 8 with one kick per round (QD8). Prints TSC cycles per request and
 // the doorbell counters; compare nvmevm and QEMU in the same run, as ratios (the TSC rate and
 // this machine's exit costs are not hardware KVM's). Reads only: the disk is not changed.
+// With `irq` it waits by halting until the MSI-X interrupt and also prints the interrupts
+// taken and the waits.
+#include "interrupts.h"
 #include "io.h"
 #include "mode_blk_common.h"
 #include "serial.h"
@@ -24,8 +27,14 @@ uint64_t offset_sector(uint64_t i, uint64_t blocks) {
     return x % blocks * (kBytes / kSectorSize);
 }
 
+struct IrqSnapshot {
+    uint64_t events = irq_events(0);
+    uint64_t waits = irq_waits(0);
+};
+
 void report(PciAddress where, const char* what, uint64_t cycles, unsigned requests,
-            const VirtqStats& before, const VirtqStats& after) {
+            const VirtqStats& before, const VirtqStats& after, const BlkDevice& device,
+            const IrqSnapshot& irq_before) {
     put_blk_line(where, "bench ");
     put_str(what);
     put_str(": ");
@@ -36,6 +45,13 @@ void report(PciAddress where, const char* what, uint64_t cycles, unsigned reques
     put_dec(after.kicks - before.kicks);
     put_str(" suppressed=");
     put_dec(after.suppressed - before.suppressed);
+    if (device.interrupts()) {
+        IrqSnapshot now;
+        put_str(" interrupts=");
+        put_dec(now.events - irq_before.events);
+        put_str(" waits=");
+        put_dec(now.waits - irq_before.waits);
+    }
     put_char('\n');
 }
 
@@ -69,6 +85,7 @@ void mode_blkbench(const Context& context) {
     bool ok = true;
 
     VirtqStats before = device.queue(0).stats();
+    IrqSnapshot irq_before;
     uint64_t start = rdtsc();
     for (unsigned i = 0; i < kRequests && ok; ++i) {
         device.prepare(&g_bench_requests[0], kBlkTIn, offset_sector(i, blocks), g_bench_buffer,
@@ -77,10 +94,12 @@ void mode_blkbench(const Context& context) {
     }
     uint64_t cycles = rdtsc() - start;
     if (ok) {
-        report(where, "qd1", cycles, kRequests, before, device.queue(0).stats());
+        report(where, "qd1", cycles, kRequests, before, device.queue(0).stats(), device,
+               irq_before);
     }
 
     before = device.queue(0).stats();
+    irq_before = IrqSnapshot{};
     start = rdtsc();
     for (unsigned round = 0; round < kRequests / kDepth && ok; ++round) {
         for (unsigned j = 0; j < kDepth && ok; ++j) {
@@ -96,7 +115,8 @@ void mode_blkbench(const Context& context) {
     }
     cycles = rdtsc() - start;
     if (ok) {
-        report(where, "qd8", cycles, kRequests / kDepth * kDepth, before, device.queue(0).stats());
+        report(where, "qd8", cycles, kRequests / kDepth * kDepth, before, device.queue(0).stats(),
+               device, irq_before);
     } else {
         put_blk_line(where, "bench FAIL a read did not complete with OK\n");
         report_mode_failure();

@@ -8,7 +8,6 @@
 #include "modes.h"
 #include "serial.h"
 #include "smp.h"
-#include "cmdline.h"
 
 namespace guest {
 namespace {
@@ -101,49 +100,4 @@ void mode_smp(const Context& context) {
     }
 }
 
-}  // namespace guest
-// TEMP experiments
-extern "C" void ring3_window();
-extern "C" void ring3_wait(volatile uint64_t*, uint64_t);
-namespace guest {
-extern bool g_skip_selftest;
-void mode_xint(const Context& context) {
-    g_skip_selftest = true;
-    interrupts_init();
-    Words words(start_info_cmdline(*context.start_info));
-    Word w;
-    while (words.next(&w)) {
-        if (w.is("x1")) {
-            put_line_start("x1: int 0x81 no IPI\n");
-            ring3_window();
-            put_line_start("x1: ok\n");
-        } else if (w.is("x0")) {
-            put_line_start("x0: int 0x80 count differs\n");
-            ring3_wait(&g_sum, g_sum + 1);
-            put_line_start("x0: ok\n");
-        } else if (w.is("x2")) {
-            put_line_start("x2: lapic init\n");
-            lapic_init_this_cpu();
-            put_line_start("x2: id ");
-            put_dec(lapic_id());
-            put_char('\n');
-        } else if (w.is("x3")) {
-            put_line_start("x3: self IPI\n");
-            send_ipi(lapic_id(), 0x30);
-            put_line_start("x3: sent\n");
-        } else if (w.is("x4")) {
-            uint64_t b = irq_events(0);
-            ring3_window();
-            put_line_start("x4: events ");
-            put_dec(irq_events(0) - b);
-            put_char('\n');
-        } else if (w.is("x5")) {
-            uint64_t b = irq_events(0);
-            irq_wait(0, b);
-            put_line_start("x5: events ");
-            put_dec(irq_events(0) - b);
-            put_char('\n');
-        }
-    }
-}
 }  // namespace guest

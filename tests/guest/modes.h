@@ -26,7 +26,6 @@ void mode_blk(const Context& context);       // mode_blk.cc: the virtio-blk suit
 void mode_blkinfo(const Context& context);   // mode_blkinfo.cc: virtio-blk devices described
 void mode_blkbench(const Context& context);  // mode_blkbench.cc: 4 KiB read latency, QD1/QD8
 void mode_smp(const Context& context);       // mode_smp.cc: start every vCPU
-void mode_xint(const Context& context);
 
 // Option words a mode reads from the command line itself (noevtidx, noindirect, nomq, irq,
 // nosmp for the blk modes): main.cc accepts them and runs nothing for them.

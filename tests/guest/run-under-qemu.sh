@@ -9,6 +9,8 @@
 # QEMU's isa-debug-exit device at 0xf4: QEMU then exits with 2 * status + 1. Reset and
 # triple faults end QEMU with 0 (-no-reboot). ACPI S5 at port 0x600 is nvmevm's; q35 has
 # PM1a control elsewhere, so `poweroff` shows the guest's fallback under QEMU.
+# QEMU gets two vCPUs (-smp 2, one host thread each): `smp` starts the second, and so does
+# `blk` for its mq check (vCPU i drives queue i); `irq` runs the blk modes with MSI-X.
 # --check also boots the virtio-blk modes (`blk`, `blkinfo`) against QEMU's modern
 # virtio-blk-pci (disable-legacy=on) on scratch disk images: read-write with two queues,
 # read-only, without EVENT_IDX/indirect descriptors (device properties and guest words), one
@@ -23,7 +25,9 @@ TIMEOUT=${TIMEOUT:-30}
 EXTRA=()
 
 boot() {  # boot GUEST CMDLINE: serial output on stdout, returns QEMU's exit code
-    timeout "$TIMEOUT" "$QEMU" -M q35 -accel tcg -nodefaults -display none -no-reboot \
+    # thread=multi: one host thread per vCPU (QEMU 7.2 here defaults to one for all), so the
+    # two vCPUs of the smp and mq checks really run at the same time.
+    timeout "$TIMEOUT" "$QEMU" -M q35 -accel tcg,thread=multi -nodefaults -display none -no-reboot \
         -m 64 -smp 2 -serial stdio -kernel "$1" -append "$2" \
         -device isa-debug-exit,iobase=0xf4,iosize=4 "${EXTRA[@]}" </dev/null
 }
@@ -48,8 +52,17 @@ blk_checks() {  # blk_checks GUEST
     check "$g" "blk" 1 "${allpass[@]}" '+PASS get-id serial="testserial"' "+PASS write-read (" \
         "+PASS write-read-indirect" "+PASS sweep" "+PASS flush" "+PASS discard" \
         "+PASS write-zeroes" "+PASS read-past-end -> IOERR" "+PASS write-across-end" \
-        "+PASS unknown-type -> UNSUPP" "+PASS mq" "+PASS used-len" "+PASS reset"
+        "+PASS unknown-type -> UNSUPP" "+PASS mq (2 vCPUs at once" "-overlapped 0%" \
+        "+PASS used-len" "+PASS reset" "+blk: 2 vCPU(s) running, polling"
+    # Interrupt-driven completion: MSI-X to the vCPU that drives the queue, halting waits.
+    check "$g" "blk irq" 1 "${allpass[@]}" "+2 vCPU(s) running, interrupts (MSI-X, halting)" \
+        "+PASS sweep" "+PASS mq (2 vCPUs at once" "-overlapped 0%" "+PASS irq (halted until MSI-X"
+    check "$g" "blk nosmp" 1 "${allpass[@]}" "+vCPU 0 only (nosmp)" "+PASS mq (1 vCPU, 2 queues"
+    check "$g" "blk irq nosmp noevtidx" 1 "${allpass[@]}" "+PASS mq (1 vCPU, 2 queues" \
+        "+PASS irq (halted until MSI-X"
     check "$g" "blkbench" 1 "+bench qd1: 2000 x 4 KiB reads" "+bench qd8: 2000 x" "-FAIL"
+    check "$g" "blkbench irq" 1 "+bench qd1: 2000 x 4 KiB reads" "+bench qd8: 2000 x" \
+        "+interrupts=" "-FAIL"
     check "$g" "blk noevtidx noindirect nomq status=4" 9 "-FAIL" "+ 0 failed" \
         "+SKIP write-read-indirect" "+SKIP mq" "+PASS sweep" "+exit status=4"
 
@@ -62,6 +75,7 @@ blk_checks() {  # blk_checks GUEST
     blkdev r0 "$dir/ro.img" ",read-only=on" ""
     check "$g" "blk" 1 "${allpass[@]}" "+PASS ro-read" "+PASS ro-write -> IOERR" \
         "+SKIP write-read (read-only device)"
+    check "$g" "blk irq" 1 "${allpass[@]}" "+PASS ro-read" "+PASS irq (halted until MSI-X"
 
     EXTRA=()
     blkdev d0 "$dir/a.img" "" ",num-queues=1"
@@ -107,6 +121,9 @@ if [ "${1:-}" = "--check" ]; then
     check "$g" "badio status=5" 11 "+badio: inb 0x2f0 = 0xff" "+badio: inl 0x2f0 = 0xffffffff" \
         "+badio: read32 0xd0000000 = " "+badio: still running" "+exit status=5"
     check "$g" "cpus" 1 "+cpus=2"
+    check "$g" "smp" 1 "+cpu 0 up" "+cpu 1 up (APIC ID 1, running on vCPU 1)" \
+        "+smp: 2 of 2 vCPU(s) up" "+interrupts work" "+lock xadd sum 400000 ok" "-FAIL" \
+        "+exit status=0"
     check "$g" "info status=3" 7 '+info: cmdline="info status=3"' "+info: memmap_entries="
     check "$g" "reset" 0 "+guest: reset" "-did not end"
     check "$g" "crash" 0 "+guest: crash" "-did not end"

@@ -53,6 +53,7 @@ CpuSlot g_slots[MAX_CPUS];
 IretFrame g_frames[MAX_CPUS];
 SpinLock g_print_lock;
 bool g_started = false;
+bool g_boot_id_known = false;
 bool g_can_start = false;
 CpuCount g_madt;
 unsigned g_next = 0;  // next g_madt.apic_ids entry to try
@@ -226,6 +227,10 @@ unsigned this_cpu() {
 }
 
 uint32_t cpu_apic_id(unsigned cpu) {
+    if (cpu == 0 && !g_started && !g_boot_id_known) {
+        g_slots[0].apic_id = lapic_id();
+        g_boot_id_known = true;
+    }
     return cpu < MAX_CPUS ? g_slots[cpu].apic_id : 0;
 }
 

@@ -1,15 +1,18 @@
-// A virtio-blk driver (virtio 1.2, 5.2) over the modern PCI transport, polled from ring 3:
-// feature negotiation, the device configuration, and requests (header, data, status byte)
-// on up to two split virtqueues.
+// A virtio-blk driver (virtio 1.2, 5.2) over the modern PCI transport, from ring 3: feature
+// negotiation, the device configuration, and requests (header, data, status byte) on up to
+// two split virtqueues.
 //
-// Waiting is one function (BlkDevice::wait_step): it spins on the used rings today. With
-// interrupts it would halt until the queue's MSI-X vector fires instead; that needs an IDT
-// and a ring-0 handler (cpu_tables.S), and the halt itself a way into ring 0, since `hlt`
-// faults at ring 3.
+// Waiting is one function (BlkDevice::wait_step). Polling (the default) spins on the used
+// rings. With interrupts (BlkOptions::interrupts, the `irq` word) every queue gets an MSI-X
+// table entry aimed at the vCPU that drives it (vector VECTOR_CPU_EVENT + vCPU), and waiting
+// halts that vCPU in ring 0 until an interrupt (interrupts.h), after the usual check of the
+// used ring. Different queues may be driven from different vCPUs at the same time: all
+// per-queue state is in the Virtqueue, and poll/wait_queue touch only their own queue.
 #pragma once
 
 #include <stdint.h>
 
+#include "msix.h"
 #include "pci.h"
 #include "virtio_pci.h"
 #include "virtqueue.h"
@@ -77,7 +80,8 @@ struct BlkConfig {
 struct BlkOptions {
     bool event_idx = true;
     bool indirect = true;
-    bool mq = true;  // use a second queue when MQ is offered
+    bool mq = true;           // use a second queue when MQ is offered
+    bool interrupts = false;  // MSI-X and halting instead of polling
 };
 
 // struct virtio_blk_req's header (device-readable).
@@ -151,13 +155,26 @@ class BlkDevice {
     uint8_t execute(unsigned queue, BlkRequest* request);
     // Kicks every queue and waits until nothing is in flight; false on timeout.
     bool wait_all();
-    // Collects completions from every queue; true if any request completed.
+    // Kicks `queue` and waits until nothing is in flight on it (it alone is looked at, so
+    // another vCPU may drive another queue meanwhile); false on timeout.
+    bool wait_queue(unsigned queue);
+    // Collects completions from every queue, or from one; true if any request completed.
     bool poll();
+    bool poll(unsigned queue);
+
+    bool interrupts() const { return interrupts_; }
+    // Interrupt mode: aims `queue`'s MSI-X entry at vCPU cpu (the one that will wait for it).
+    void route_queue(unsigned queue, unsigned cpu);
 
   private:
-    // One step of waiting for the device: spin. (Interrupt mode: halt until an MSI-X vector.)
-    void wait_step();
+    // What a wait must not miss: the calling vCPU's interrupt count, read before polling.
+    uint64_t wait_token(unsigned cpu) const;
+    // One step of waiting for the device: spin, or (interrupts) halt until an interrupt came
+    // after `token` was read.
+    void wait_step(unsigned cpu, uint64_t token);
+    bool start_interrupts(unsigned queues, const char** error);
     bool read_config();
+    bool timed_out(uint64_t start);
 
     VirtioPci transport_;
     uint64_t offered_ = 0;
@@ -165,7 +182,9 @@ class BlkDevice {
     BlkConfig config_;
     unsigned queue_count_ = 0;
     Virtqueue queues_[Virtqueue::kMaxQueues];
-    bool broken_ = false;
+    Msix msix_;
+    bool interrupts_ = false;
+    volatile bool broken_ = false;  // may be set from any vCPU driving a queue
     bool started_ = false;
 };
 

@@ -203,7 +203,7 @@ uint16_t VirtioPci::queue_max_size(uint16_t queue) {
 }
 
 bool VirtioPci::setup_queue(uint16_t queue, uint16_t size, uint64_t desc, uint64_t driver,
-                            uint64_t device, const char** error) {
+                            uint64_t device, uint16_t msix_vector, const char** error) {
     if (queue >= kMaxQueues) {
         *error = "queue index beyond the guest's table";
         return false;
@@ -215,8 +215,14 @@ bool VirtioPci::setup_queue(uint16_t queue, uint16_t size, uint64_t desc, uint64
         *error = "queue_size did not take the guest's (smaller) size";
         return false;
     }
+    // No configuration-change interrupts; the queue's own vector (4.1.4.3: the device answers
+    // a vector it cannot use with NO_VECTOR on read-back).
     mmio_write16(base + kConfigMsixVector, kVirtioNoVector);
-    mmio_write16(base + kQueueMsixVector, kVirtioNoVector);
+    mmio_write16(base + kQueueMsixVector, msix_vector);
+    if (mmio_read16(base + kQueueMsixVector) != msix_vector) {
+        *error = "the device refused queue_msix_vector (read back NO_VECTOR)";
+        return false;
+    }
     // 64-bit fields as two aligned 32-bit writes, low half first (4.1.3.1).
     mmio_write32(base + kQueueDesc, static_cast<uint32_t>(desc));
     mmio_write32(base + kQueueDesc + 4, static_cast<uint32_t>(desc >> 32));

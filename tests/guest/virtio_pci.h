@@ -84,11 +84,12 @@ class VirtioPci {
 
     // Selects the queue and returns its queue_size (maximum; 0: unavailable).
     uint16_t queue_max_size(uint16_t queue);
-    // Sets up a queue: queue_select, queue_size, ring addresses, no MSI-X vector, then
-    // queue_enable; remembers its notification address. False with *error when the notify address
-    // falls outside the notify structure or the device rejects the size.
+    // Sets up a queue: queue_select, queue_size, ring addresses, its MSI-X vector (table entry
+    // index, or kVirtioNoVector), then queue_enable; remembers its notification address. False
+    // with *error when the notify address falls outside the notify structure, the device rejects
+    // the size, or it refuses the vector (reads back NO_VECTOR).
     bool setup_queue(uint16_t queue, uint16_t size, uint64_t desc, uint64_t driver, uint64_t device,
-                     const char** error);
+                     uint16_t msix_vector, const char** error);
     // The available-buffer notification: a 16-bit write of the queue index (4.1.4.4).
     void notify(uint16_t queue);
     uint64_t notify_address(uint16_t queue) const;

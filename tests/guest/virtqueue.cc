@@ -64,7 +64,7 @@ bool need_event(uint16_t event_idx, uint16_t new_idx, uint16_t old_idx) {
 }  // namespace
 
 bool Virtqueue::init(VirtioPci* transport, uint16_t index, uint16_t limit, bool event_idx,
-                     const char** error) {
+                     uint16_t msix_vector, const char** error) {
     if (index >= kMaxQueues) {
         *error = "queue index beyond the guest's memory for queues";
         return false;
@@ -87,6 +87,7 @@ bool Virtqueue::init(VirtioPci* transport, uint16_t index, uint16_t limit, bool 
     index_ = index;
     size_ = size;
     event_idx_ = event_idx;
+    interrupts_ = msix_vector != kVirtioNoVector;
     avail_idx_ = 0;
     kicked_avail_idx_ = 0;
     last_used_ = 0;
@@ -112,10 +113,11 @@ bool Virtqueue::init(VirtioPci* transport, uint16_t index, uint16_t limit, bool 
     // Polling: no used-buffer notifications wanted. Without EVENT_IDX the driver "MAY set
     // flags to 1"; with it, flags "MUST" be 0 and used_event says when (2.7.7.2), and
     // last_used - 1 stays behind whatever the device publishes (updated in pop_used).
-    *avail_field(m, 0) = event_idx ? 0 : kAvailNoInterrupt;
-    *avail_field(m, 2 + size) = static_cast<uint16_t>(last_used_ - 1);
+    // Interrupts: flags 0, and used_event = last_used (the next used buffer notifies).
+    *avail_field(m, 0) = event_idx || interrupts_ ? 0 : kAvailNoInterrupt;
+    *avail_field(m, 2 + size) = used_event();
     return transport->setup_queue(index, size, address_of(m.desc), address_of(m.avail),
-                                  address_of(m.used), error);
+                                  address_of(m.used), msix_vector, error);
 }
 
 bool Virtqueue::add(const VirtqBuffer* buffers, unsigned n, bool indirect, void* token) {
@@ -216,7 +218,13 @@ bool Virtqueue::pop_used(void** token, uint32_t* len, bool* bad) {
     uint32_t written = used_field32(m, element + 2);
     last_used_ = static_cast<uint16_t>(last_used_ + 1);
     if (event_idx_) {
-        *avail_field(m, 2 + size_) = static_cast<uint16_t>(last_used_ - 1);
+        *avail_field(m, 2 + size_) = used_event();
+        if (interrupts_) {
+            // The new used_event must be visible before the caller's next look at used idx, or
+            // the device may read the old one, send no interrupt, and the driver halt for
+            // nothing (Linux's virtqueue_enable_cb: virtio_mb).
+            full_fence();
+        }
     }
     if (id >= size_ || tokens_[id] == nullptr) {
         *bad = true;

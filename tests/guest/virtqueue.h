@@ -1,9 +1,12 @@
-// A split virtqueue (virtio 1.2, 2.7), driver side, polled from ring 3. Knows nothing of
+// A split virtqueue (virtio 1.2, 2.7), driver side, from ring 3 (polled, or with used-buffer
+// notifications for a driver that halts until an MSI-X interrupt). Knows nothing of
 // block devices: a chain is a list of buffers, each device-readable or device-writable, with
 // an opaque token the driver gets back when the device has used the chain.
 //
 // The rings live in static, page-aligned guest memory (one set per queue index, so a driver
-// drives one device at a time and resets it before the next reuses the memory). Guest
+// drives one device at a time and resets it before the next reuses the memory). One Virtqueue
+// is used by one vCPU at a time (no locks); different queues may be driven from different
+// vCPUs at once. Guest
 // physical = virtual (identity map), so buffer addresses are plain pointers as integers.
 //
 // Ordering on x86 (TSO): stores are not reordered with stores and loads not with loads, so
@@ -39,11 +42,14 @@ class Virtqueue {
     static constexpr unsigned kMaxChain = 18;     // buffers in one chain
     static constexpr unsigned kMaxIndirect = 32;  // indirect tables (chains in flight)
 
-    // Sets up queue `index` on the device (memory, queue_size, addresses, queue_enable). The
-    // size is the largest power of two <= min(device maximum, kMaxSize, limit). event_idx: the
-    // feature was negotiated (changes who reads which suppression field).
+    // Sets up queue `index` on the device (memory, queue_size, addresses, MSI-X vector,
+    // queue_enable). The size is the largest power of two <= min(device maximum, kMaxSize,
+    // limit). event_idx: the feature was negotiated (changes who reads which suppression field).
+    // msix_vector: kVirtioNoVector to poll (used-buffer notifications suppressed), or the MSI-X
+    // table entry that signals this queue's completions (notifications asked for after every
+    // used buffer the driver has taken).
     bool init(VirtioPci* transport, uint16_t index, uint16_t limit, bool event_idx,
-              const char** error);
+              uint16_t msix_vector, const char** error);
 
     uint16_t index() const { return index_; }
     uint16_t size() const { return size_; }
@@ -64,10 +70,17 @@ class Virtqueue {
     unsigned in_flight() const { return in_flight_; }
 
   private:
+    // What used_event (EVENT_IDX) asks for: a notification for the next used buffer when
+    // interrupts are wanted, else (last_used - 1) none until the index wraps.
+    uint16_t used_event() const {
+        return static_cast<uint16_t>(interrupts_ ? last_used_ : last_used_ - 1);
+    }
+
     VirtioPci* transport_ = nullptr;
     uint16_t index_ = 0;
     uint16_t size_ = 0;
     bool event_idx_ = false;
+    bool interrupts_ = false;
     uint16_t num_free_ = 0;
     uint16_t free_head_ = 0;
     uint16_t avail_idx_ = 0;         // next avail idx to publish
