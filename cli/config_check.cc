@@ -16,6 +16,7 @@
 #include "boot/kernel_image.h"
 #include "cli/config_loader.h"
 #include "cli/config_values.h"
+#include "nvme/device_path.h"
 #include "vmm/file_image.h"
 #include "vmm/unique_fd.h"
 
@@ -173,23 +174,46 @@ void check_drive_values(const DriveConfig& drive) {
     }
 }
 
+// The NVMe passthrough engine takes a namespace by its generic character device (/dev/ngXnY)
+// or its block device (/dev/nvmeXnY, whose ngXnY sibling it then opens).
+void check_nvme_drive(const DriveConfig& drive, const std::string& name) {
+    const std::optional<std::string> generic = nvme_generic_path(drive.path.string());
+    if (!generic) {
+        throw ConfigError(drive.path_where,
+                          name + " " + quoted(drive.path) +
+                              " is not an NVMe namespace: engine \"nvme\" takes /dev/ngXnY or "
+                              "/dev/nvmeXnY");
+    }
+    struct stat st {};
+    if (::stat(generic->c_str(), &st) != 0)
+        fail_errno(drive.path_where, name + ": its NVMe generic device", *generic, errno);
+    if (!S_ISCHR(st.st_mode)) {
+        throw ConfigError(drive.path_where, name + ": " + quoted(std::filesystem::path(*generic)) +
+                                                " is not the NVMe generic character device");
+    }
+}
+
 void check_drive(const DriveConfig& drive) {
-    values::engine_available(drive.engine,
-                             drive.engine_where.file.empty() ? drive.where : drive.engine_where);
     if (drive.path.empty() && drive.engine == DriveEngine::null) return;
     const std::string name = "drive \"" + drive.id + "\": path";
     if (drive.path.empty())
         throw ConfigError(drive.where, "drive \"" + drive.id + "\" has no path");
     struct stat st {};
     if (::stat(drive.path.c_str(), &st) != 0) fail_errno(drive.path_where, name, drive.path, errno);
-    // Character devices (NVMe generic devices /dev/ngXnY) are for the nvme engine, not yet
-    // built; the uring and null engines open regular files and block devices only.
-    if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+    if (drive.engine == DriveEngine::nvme) check_nvme_drive(drive, name);
+    // Character devices: only NVMe generic devices, for the nvme engine (which "auto" picks for
+    // them); the uring and null engines open regular files and block devices only.
+    const bool nvme_char = S_ISCHR(st.st_mode) && nvme_generic_path(drive.path.string()) &&
+                           (drive.engine == DriveEngine::nvme ||
+                            drive.engine == DriveEngine::automatic);
+    if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode) && !nvme_char) {
         throw ConfigError(drive.path_where,
                           name + " " + quoted(drive.path) +
                               (S_ISDIR(st.st_mode)   ? " is a folder"
-                               : S_ISCHR(st.st_mode) ? " is a character device, not a file or a "
-                                                       "block device"
+                               : S_ISCHR(st.st_mode) ? " is a character device, not a file, a "
+                                                       "block device or an NVMe generic device "
+                                                       "(/dev/ngXnY, with engine \"nvme\" or "
+                                                       "\"auto\")"
                                                      : " is not a file or a block device"));
     }
     // faccessat rather than open: opening some character devices has side effects.

@@ -63,6 +63,23 @@ BlockBackend BlockBackend::null(uint64_t capacity, std::string serial) {
     return backend;
 }
 
+BlockBackend BlockBackend::passthrough(UniqueFd fd, std::string path,
+                                       const PassthroughTraits& traits,
+                                       std::shared_ptr<const NvmeNamespace> nvme) {
+    BlockBackend backend;
+    backend.fd_ = std::move(fd);
+    backend.path_ = std::move(path);
+    backend.capacity_ = traits.capacity;
+    backend.logical_block_size_ = traits.logical_block_size;
+    backend.read_only_ = traits.read_only;
+    backend.passthrough_discard_ = traits.discard;
+    backend.passthrough_zeroes_ = traits.write_zeroes;
+    backend.volatile_write_cache_ = traits.volatile_write_cache;
+    backend.serial_ = traits.serial.substr(0, 20);
+    backend.nvme_ = std::move(nvme);
+    return backend;
+}
+
 BlockBackend BlockBackend::open(const BlockBackendOptions& options) {
     BlockBackend backend;
     backend.path_ = options.path;

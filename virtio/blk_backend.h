@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "vmm/unique_fd.h"
@@ -35,12 +36,29 @@ enum class DiscardMethod : uint8_t {
     ioctl,       // block devices, older kernels: BLKDISCARD, synchronous on the vCPU thread
 };
 
+struct NvmeNamespace;  // nvme/namespace.h: what the NVMe passthrough engine needs
+
+// What a passthrough backing (the NVMe engine's) tells the device; it learned it itself.
+struct PassthroughTraits {
+    uint64_t capacity = 0;  // bytes
+    uint32_t logical_block_size = 512;
+    bool read_only = false;
+    bool discard = false;
+    bool write_zeroes = false;
+    bool volatile_write_cache = true;
+    std::string serial;
+};
+
 class BlockBackend {
   public:
     // Opens the backing and learns what it can do. Throws std::system_error.
     static BlockBackend open(const BlockBackendOptions& options);
     // A backing with no storage for the null engine: `capacity` bytes that read as zeroes.
     static BlockBackend null(uint64_t capacity, std::string serial = "nvmevm-null");
+    // A backing whose engine issues its own commands (NVMe passthrough on `fd`): discard and
+    // write zeroes are the engine's, not fallocate's; `nvme` is kept for that engine.
+    static BlockBackend passthrough(UniqueFd fd, std::string path, const PassthroughTraits& traits,
+                                    std::shared_ptr<const NvmeNamespace> nvme);
 
     BlockBackend(BlockBackend&&) = default;
     BlockBackend& operator=(BlockBackend&&) = default;
@@ -60,8 +78,17 @@ class BlockBackend {
     [[nodiscard]] uint32_t dio_offset_align() const { return dio_offset_align_; }
     [[nodiscard]] DiscardMethod discard_method() const { return discard_; }
     [[nodiscard]] ZeroMethod zero_method() const { return zero_; }
-    [[nodiscard]] bool supports_discard() const { return discard_ != DiscardMethod::none; }
-    [[nodiscard]] bool supports_write_zeroes() const { return zero_ != ZeroMethod::none; }
+    [[nodiscard]] bool supports_discard() const {
+        return discard_ != DiscardMethod::none || passthrough_discard_;
+    }
+    [[nodiscard]] bool supports_write_zeroes() const {
+        return zero_ != ZeroMethod::none || passthrough_zeroes_;
+    }
+    // False when writes are stable as soon as they complete (an NVMe namespace without a
+    // volatile write cache): the device then need not offer VIRTIO_BLK_F_FLUSH.
+    [[nodiscard]] bool needs_flush() const { return volatile_write_cache_; }
+    // The NVMe namespace of a passthrough backing; null for every other backing.
+    [[nodiscard]] const NvmeNamespace* nvme_namespace() const { return nvme_.get(); }
     // At most 20 bytes (VIRTIO_BLK_ID_BYTES), ASCII.
     [[nodiscard]] const std::string& serial() const { return serial_; }
 
@@ -86,6 +113,10 @@ class BlockBackend {
     uint32_t dio_offset_align_ = 1;
     DiscardMethod discard_ = DiscardMethod::none;
     ZeroMethod zero_ = ZeroMethod::none;
+    bool passthrough_discard_ = false;
+    bool passthrough_zeroes_ = false;
+    bool volatile_write_cache_ = true;
+    std::shared_ptr<const NvmeNamespace> nvme_;
     std::string serial_;
 };
 

@@ -6,6 +6,7 @@
 #include "virtio/blk_backend.h"
 #include "virtio/blk_engine_null.h"
 #include "virtio/blk_engine_uring.h"
+#include "nvme/engine.h"
 
 namespace nvmevm {
 
@@ -36,14 +37,17 @@ std::unique_ptr<BlockEngine> make_block_engine(BlockEngineKind kind, const Block
                                                IoRing& ring) {
     switch (kind) {
         case BlockEngineKind::uring:
+            // A passthrough backing is a character device the uring engine cannot read.
+            if (backend.nvme_namespace() != nullptr) break;
             return std::make_unique<UringBlockEngine>(backend, ring);
         case BlockEngineKind::null:
             return std::make_unique<NullBlockEngine>(backend, ring);
         case BlockEngineKind::nvme:
-            break;
+            return std::make_unique<NvmeBlockEngine>(backend, ring);
     }
-    throw std::system_error(ENOSYS, std::system_category(),
-                            "block engine 'nvme' (NVMe passthrough) is not built yet");
+    throw std::system_error(EINVAL, std::system_category(),
+                            "block engine '" + std::string(to_string(kind)) +
+                                "' cannot use the NVMe passthrough backing " + backend.path());
 }
 
 }  // namespace nvmevm

@@ -65,7 +65,7 @@ class BlockEngine {
 enum class BlockEngineKind : uint8_t {
     uring,  // io_uring on the backing file or block device (the default)
     null,   // no storage: completes at once, reads return zeroes (measures the VMM alone)
-    nvme,   // NVMe passthrough (URING_CMD on /dev/ngXnY): not built yet
+    nvme,   // NVMe passthrough (URING_CMD on /dev/ngXnY): nvme/engine.h
 };
 
 [[nodiscard]] std::string_view to_string(BlockEngineKind kind);
@@ -73,8 +73,9 @@ enum class BlockEngineKind : uint8_t {
 [[nodiscard]] bool parse_block_engine_kind(std::string_view text, BlockEngineKind& out);
 
 // One engine per (drive, vCPU ring). The backend and the ring must outlive it, and it must be
-// destroyed only when none of its requests is in flight. Throws std::system_error (the nvme
-// kind: ENOSYS, "not built yet").
+// destroyed only when none of its requests is in flight. Throws std::system_error (EINVAL: the
+// kind does not fit the backing; the nvme kind needs open_nvme_backend's backing and a ring
+// with SQE128 | CQE32).
 [[nodiscard]] std::unique_ptr<BlockEngine> make_block_engine(BlockEngineKind kind,
                                                              const BlockBackend& backend,
                                                              IoRing& ring);

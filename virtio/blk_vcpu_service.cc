@@ -12,8 +12,9 @@ namespace {
 constexpr unsigned kMaxRounds = 8;
 }  // namespace
 
-BlkVcpuService::BlkVcpuService(const GuestMemory& memory, unsigned ring_entries)
-    : memory_(memory), ring_(ring_entries) {}
+BlkVcpuService::BlkVcpuService(const GuestMemory& memory, unsigned ring_entries,
+                               unsigned ring_flags)
+    : memory_(memory), ring_(ring_entries, ring_flags) {}
 
 void BlkVcpuService::add_queue(VirtioBlk& device, uint16_t queue, BlockEngineKind kind) {
     BlockEngine* engine = nullptr;

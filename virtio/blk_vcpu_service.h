@@ -19,7 +19,9 @@ class BlkVcpuService final : public VcpuWork {
   public:
     // `memory` is registered with the ring as fixed buffers when the first request arrives
     // (registration pins guest RAM, so a VM that never does I/O does not pay for it).
-    BlkVcpuService(const GuestMemory& memory, unsigned ring_entries);
+    // `ring_flags`: IORING_SETUP_* flags for the ring (SQE128 | CQE32 when an NVMe passthrough
+    // drive is served here).
+    BlkVcpuService(const GuestMemory& memory, unsigned ring_entries, unsigned ring_flags = 0);
 
     // Setup, before the vCPU thread starts: this thread serves `queue` of `device`, with an
     // engine of `kind` (one per device on this ring). Throws std::system_error.

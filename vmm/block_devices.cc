@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "boot/acpi_tables.h"
+#include "nvme/namespace.h"
 #include "vmm/log.h"
 
 namespace nvmevm {
@@ -17,20 +18,26 @@ constexpr unsigned kFirstSlot = 1;  // slot 0 is the host bridge
 constexpr uint16_t kPciCommandMemory = 0x2;
 constexpr unsigned kRingEntries = 256;
 
+// The engine a drive gets, decided before anything is opened: "auto" takes the NVMe
+// passthrough engine for a path that names an NVMe namespace with a generic device (/dev/ngXnY,
+// or /dev/nvmeXnY with its ngXnY sibling), the io_uring engine for everything else.
 BlockEngineKind engine_kind(const DriveConfig& drive) {
     switch (drive.engine) {
         case DriveEngine::null:
             return BlockEngineKind::null;
         case DriveEngine::nvme:
             return BlockEngineKind::nvme;
-        case DriveEngine::uring:
         case DriveEngine::automatic:
+            if (!drive.path.empty() && is_nvme_namespace(drive.path.string()))
+                return BlockEngineKind::nvme;
+            break;
+        case DriveEngine::uring:
             break;
     }
     return BlockEngineKind::uring;
 }
 
-BlockBackend open_backend(const DriveConfig& drive) {
+BlockBackend open_backend(const DriveConfig& drive, BlockEngineKind& kind) {
     if (drive.engine == DriveEngine::null && drive.path.empty())
         return BlockBackend::null(drive.null_size_mib << 20,
                                   drive.serial.empty() ? drive.id : drive.serial);
@@ -39,6 +46,17 @@ BlockBackend open_backend(const DriveConfig& drive) {
     options.read_only = drive.read_only;
     options.direct = drive.direct;
     options.serial = drive.serial;
+    if (kind != BlockEngineKind::nvme) return BlockBackend::open(options);
+    if (drive.engine == DriveEngine::nvme) return open_nvme_backend(options);
+    // "auto": a namespace that cannot be driven by passthrough (no permission for the generic
+    // device, metadata in the LBA format) is still a block device the uring engine can use.
+    try {
+        return open_nvme_backend(options);
+    } catch (const std::system_error& e) {
+        logf(LogLevel::info, "drive %s: NVMe passthrough not possible (%s); using io_uring",
+             drive.id.c_str(), e.what());
+    }
+    kind = BlockEngineKind::uring;
     return BlockBackend::open(options);
 }
 
@@ -60,13 +78,26 @@ BlockDevices::BlockDevices(const VmConfig& config, const GuestMemory& memory, co
                            PciHost& pci, IoBus& mmio)
     : vm_(vm), mmio_(mmio), msi_(vm) {
     if (config.drives.empty()) return;
+    // Every backing is opened first: the engines decide how the vCPU rings are made.
+    std::vector<BlockEngineKind> kinds;
+    std::vector<BlockBackend> backends;
+    unsigned ring_flags = 0;
+    for (const DriveConfig& drive_config : config.drives) {
+        BlockEngineKind kind = engine_kind(drive_config);
+        backends.push_back(open_backend(drive_config, kind));
+        kinds.push_back(kind);
+        // NVMe passthrough commands need 128-byte SQEs and 32-byte CQEs. One ring per vCPU
+        // serves every drive, so all of them get the larger entries (a few KiB per ring).
+        if (kind == BlockEngineKind::nvme) ring_flags = IORING_SETUP_SQE128 | IORING_SETUP_CQE32;
+    }
     for (uint32_t i = 0; i < config.vcpus; ++i)
-        services_.push_back(std::make_unique<BlkVcpuService>(memory, kRingEntries));
+        services_.push_back(std::make_unique<BlkVcpuService>(memory, kRingEntries, ring_flags));
 
     unsigned slot = kFirstSlot;
-    for (const DriveConfig& drive_config : config.drives) {
-        auto drive =
-            std::make_unique<Drive>(Drive{drive_config.id, open_backend(drive_config), {}, {}, {}});
+    for (size_t index = 0; index < config.drives.size(); ++index) {
+        const DriveConfig& drive_config = config.drives[index];
+        auto drive = std::make_unique<Drive>(
+            Drive{drive_config.id, std::move(backends[index]), {}, {}, {}});
         BlkDeviceOptions options;
         options.name = drive_config.id;
         options.queues =
@@ -78,7 +109,7 @@ BlockDevices::BlockDevices(const VmConfig& config, const GuestMemory& memory, co
         drive->transport->set_bar_callback(
             [this, &d](const PciBarChange& change) { on_bar_change(d, change); });
         for (uint16_t q = 0; q < options.queues; ++q)
-            services_[q % config.vcpus]->add_queue(*drive->device, q, engine_kind(drive_config));
+            services_[q % config.vcpus]->add_queue(*drive->device, q, kinds[index]);
         pci.add_device(slot, drive->transport);
 
         // Place BAR 0 (64-bit) and turn on memory decoding, as firmware would.
@@ -86,10 +117,12 @@ BlockDevices::BlockDevices(const VmConfig& config, const GuestMemory& memory, co
         write_config32(*drive->transport, 0x10, static_cast<uint32_t>(bar));
         write_config32(*drive->transport, 0x14, static_cast<uint32_t>(bar >> 32));
         write_config32(*drive->transport, 0x04, kPciCommandMemory);
-        logf(LogLevel::info, "drive %s: %s, %llu bytes, PCI 00:%02x.0, BAR 0x%llx, %u queues",
+        logf(LogLevel::info,
+             "drive %s: %s, %llu bytes, engine %s, PCI 00:%02x.0, BAR 0x%llx, %u queues",
              drive_config.id.c_str(),
              drive->backend.is_null() ? "null" : drive->backend.path().c_str(),
-             static_cast<unsigned long long>(drive->backend.capacity()), slot,
+             static_cast<unsigned long long>(drive->backend.capacity()),
+             std::string(to_string(kinds[index])).c_str(), slot,
              static_cast<unsigned long long>(bar), options.queues);
         drives_.push_back(std::move(drive));
         ++slot;

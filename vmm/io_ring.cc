@@ -16,12 +16,12 @@ namespace {
 
 }  // namespace
 
-IoRing::IoRing(unsigned entries) {
+IoRing::IoRing(unsigned entries, unsigned flags) {
     io_uring_params params{};
     // No SQPOLL: it would add a kernel thread per ring. No COOP_TASKRUN / DEFER_TASKRUN: both
     // stop a completion from ending KVM_RUN (the first sends no IPI, so a vCPU in the guest only
     // notices at its next exit; the second posts CQEs only inside io_uring_enter).
-    params.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
+    params.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP | flags;
     params.cq_entries = 2 * entries;
     const int rc = io_uring_queue_init_params(entries, &ring_, &params);
     if (rc < 0) throw_errno(rc, "io_uring_queue_init");

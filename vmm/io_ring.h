@@ -70,8 +70,9 @@ class IoRing {
 
     // `entries` SQ entries (rounded up to a power of two by the kernel), a CQ twice as large:
     // with every request in flight plus a poll CQE per queue there is room before overflow.
-    // Throws std::system_error.
-    explicit IoRing(unsigned entries = 256);
+    // `flags`: further IORING_SETUP_* flags; NVMe passthrough needs SQE128 | CQE32 (liburing
+    // then hands out 128-byte SQEs and walks 32-byte CQEs by itself). Throws std::system_error.
+    explicit IoRing(unsigned entries = 256, unsigned flags = 0);
     ~IoRing();
     IoRing(const IoRing&) = delete;
     IoRing& operator=(const IoRing&) = delete;
@@ -145,6 +146,7 @@ class IoRing {
     [[nodiscard]] FixedRange fixed_range(GuestAddress gpa, uint64_t len) const noexcept;
 
     [[nodiscard]] int ring_fd() const noexcept { return ring_.ring_fd; }
+    [[nodiscard]] unsigned setup_flags() const noexcept { return ring_.flags; }
     [[nodiscard]] int last_submit_error() const noexcept { return last_submit_error_; }
 
   private:

@@ -45,7 +45,8 @@ void poweroff_vm() {
 }
 
 void crash_vm() {
-    // The IDT has limit 0 (entry.S): #UD cannot be delivered -> #GP -> #DF -> triple fault.
+    // The IDT's #UD, #NP and #DF gates are not present (cpu_tables.S, interrupts.cc):
+    // #UD -> #NP -> #DF -> triple fault.
     for (;;) {
         asm volatile("ud2");
     }

@@ -75,7 +75,6 @@ constexpr uint16_t kPic2Data = 0xa1;
 bool g_initialized = false;
 bool g_work = false;
 
-
 void set_gate(unsigned vector, void (*handler)()) {
     auto address = reinterpret_cast<uintptr_t>(handler);
     idt[vector] = IdtGate{static_cast<uint16_t>(address),

@@ -161,7 +161,11 @@ void Suite::check_interrupts() {
              waits);
         return;
     }
-    put_irq_stats(where_, "PASS irq (halted until MSI-X: ", events, waits);
+    put_blk_line(where_, "PASS irq (halted until MSI-X: interrupts=");
+    put_dec(events);
+    put_str(" waits=");
+    put_dec(waits);
+    put_str(")\n");
     ++passed_;
 }
 
@@ -639,9 +643,10 @@ void Suite::check_multi_queue() {
         fail("mq", "requests not spread over both queues");
         return;
     }
-    pass("mq", read_only ? "(1 vCPU, 2 queues interleaved, 4 reads in flight on each)"
-                         : "(1 vCPU, 2 queues interleaved, 4 requests in flight on each, written on "
-                           "one, read on the other)");
+    pass("mq", read_only
+                   ? "(1 vCPU, 2 queues interleaved, 4 reads in flight on each)"
+                   : "(1 vCPU, 2 queues interleaved, 4 requests in flight on each, written on "
+                     "one, read on the other)");
 }
 
 // One vCPU's part of the parallel mq check: it drives queue `queue` (= its vCPU index) alone.
@@ -650,7 +655,7 @@ struct MqWorker {
     unsigned queue;
     uint64_t sector;  // first sector of the region it writes or reads
     uint64_t seed;
-    bool write;       // write the pattern, or read it back (and check it unless read-only)
+    bool write;  // write the pattern, or read it back (and check it unless read-only)
     bool check_data;
     Barrier* barrier;
     const char* error;
@@ -740,9 +745,9 @@ void Suite::check_multi_queue_parallel() {
         MqWorker workers[2];
         for (unsigned q = 0; q < 2; ++q) {
             unsigned region = phase == 0 ? q : 1 - q;
-            workers[q] = MqWorker{&device_, q,       base + region * kMqRegionSectors,
+            workers[q] = MqWorker{&device_, q,          base + region * kMqRegionSectors,
                                   seed,     phase == 0, !read_only,
-                                  &barrier, nullptr, UINT64_MAX,
+                                  &barrier, nullptr,    UINT64_MAX,
                                   0,        0};
         }
         if (!run_on_cpu(1, mq_worker, &workers[1])) {
@@ -796,7 +801,8 @@ void Suite::check_multi_queue_parallel() {
     }
     put_blk_line(where_, "PASS mq (2 vCPUs at once, vCPU i drives queue i, 4 in flight each: ");
     put_dec(uint64_t{kMqRounds} * kMqDepth);
-    put_str(read_only ? " reads each" : " writes each, then as many reads each of what the other wrote");
+    put_str(read_only ? " reads each"
+                      : " writes each, then as many reads each of what the other wrote");
     // How much the two vCPUs' runs overlapped in time says whether the host ran them at once
     // (QEMU's single-threaded TCG does not): reported, not judged.
     put_str("; runs overlapped ");
@@ -933,8 +939,9 @@ void mode_blk(const Context& context) {
         }
         put_str(options.interrupts ? ", interrupts (MSI-X, halting)\n" : ", polling\n");
     } else if (count != 0) {
-        put_line_start(options.interrupts ? "blk: vCPU 0 only (nosmp), interrupts (MSI-X, halting)\n"
-                                          : "blk: vCPU 0 only (nosmp), polling\n");
+        put_line_start(options.interrupts
+                           ? "blk: vCPU 0 only (nosmp), interrupts (MSI-X, halting)\n"
+                           : "blk: vCPU 0 only (nosmp), polling\n");
     }
     if (count == 0) {
         put_line_start("blk: FAIL no modern virtio-blk device (1af4:1042) on bus 0\n");

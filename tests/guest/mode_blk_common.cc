@@ -65,15 +65,6 @@ bool blk_use_cpus(const Context& context) {
     return true;
 }
 
-void put_irq_stats(PciAddress where, const char* what, uint64_t events, uint64_t waits) {
-    put_blk_line(where, what);
-    put_str("interrupts=");
-    put_dec(events);
-    put_str(" waits=");
-    put_dec(waits);
-    put_char('\n');
-}
-
 unsigned find_blk_devices(PciFunction* found) {
     unsigned count = pci_find(kVirtioVendor, kVirtioBlkModernDevice, found, kMaxBlkDevices);
     return count < kMaxBlkDevices ? count : kMaxBlkDevices;

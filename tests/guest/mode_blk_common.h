@@ -29,7 +29,4 @@ void put_feature_names(uint64_t features);
 
 const char* blk_status_name(uint8_t status);
 
-// "blk 00:SS <what>interrupts=E waits=W": interrupt-mode counters.
-void put_irq_stats(PciAddress where, const char* what, uint64_t events, uint64_t waits);
-
 }  // namespace guest

@@ -91,8 +91,8 @@ void mode_smp(const Context& context) {
     put_str(g_sum == expected ? " ok\n" : " WRONG\n");
     if (running < want || !ok || g_sum != expected || g_barrier_failures != 0) {
         put_line_start("smp: FAIL ");
-        put_str(running < want ? (error != nullptr ? error : "not all vCPUs came up")
-                : !ok ? "an AP did not run or finish its function"
+        put_str(running < want            ? (error != nullptr ? error : "not all vCPUs came up")
+                : !ok                     ? "an AP did not run or finish its function"
                 : g_barrier_failures != 0 ? "the vCPUs did not meet at the barrier"
                                           : "lost increments");
         put_char('\n');

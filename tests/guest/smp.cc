@@ -207,7 +207,9 @@ unsigned start_cpus(const Context& context, unsigned want, const char** error) {
         }
     }
     if (error != nullptr) {
-        *error = g_running >= want ? nullptr : g_error != nullptr ? g_error : "the MADT lists fewer";
+        *error = g_running >= want    ? nullptr
+                 : g_error != nullptr ? g_error
+                                      : "the MADT lists no more vCPUs";
     }
     return g_running;
 }

@@ -8,6 +8,8 @@
 # contents L2 wrote (and the checksums L2 printed), and the deleted file's bytes must be gone
 # (fstrim's discards reached the image: QEMU runs L1's disk with discard=unmap).
 # Format: docs/lab.md "Writing a scenario". Needs e2fsprogs on the host.
+# LAB_BLK_MOUNT_OPTS (host environment, default none) adds ext4 mount options in L2, e.g.
+# "nobarrier" to keep ext4 from sending FLUSH requests while looking at something else.
 LAB_DESCRIPTION="virtio-blk: ext4 on L1's /dev/vda, 2 vCPUs, files + O_DIRECT + fstrim, fsck and checksums on the host"
 LAB_L2_KERNEL=bzimage
 LAB_EXPECT_EXIT=0
@@ -62,6 +64,7 @@ SH
 }
 
 lab_l2_init() {
+    echo "mount_opts='${LAB_BLK_MOUNT_OPTS:-}'"
     cat <<'SH'
 l2_report
 fail() { echo "L2-FAIL=$*"; umount /mnt 2>/dev/null; poweroff -f; l2_stuck poweroff; }
@@ -74,7 +77,8 @@ for d in /sys/block/vda/mq/*; do
     echo "L2-MQ ${d##*/} cpus=$(cat $d/cpu_list) nr_tags=$(cat $d/nr_tags) nr_reserved_tags=$(cat $d/nr_reserved_tags)"
 done
 mkdir -p /mnt
-mount -t ext4 /dev/vda /mnt && echo "L2-MOUNT=ok" || fail "mount"
+echo "L2-MOUNT-START opts=${mount_opts:-none}"
+mount -t ext4 ${mount_opts:+-o "$mount_opts"} /dev/vda /mnt && echo "L2-MOUNT=ok" || fail "mount"
 echo "L2-IO-START uptime=$(cut -d' ' -f1 /proc/uptime)"
 mkdir -p /mnt/dir
 # Two writers at once, one pinned to each vCPU: each vCPU submits on its own queue.

@@ -1,0 +1,161 @@
+#include "nvme/namespace.h"
+
+#include <fcntl.h>
+#include <libnvme.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <system_error>
+
+#include "vmm/log.h"
+
+namespace nvmevm {
+namespace {
+
+// MDTS is in units of the controller's minimum memory page size (CAP.MPSMIN), which only the
+// controller's registers tell; 4 KiB is the minimum every controller supports and the unit the
+// Linux driver assumes too. MDTS 0 means "no limit": the kernel's limit then applies.
+constexpr uint64_t kMdtsUnit = 4096;
+constexpr uint32_t kNoLimit = 1u << 20;  // 1 MiB when neither MDTS nor sysfs say anything
+constexpr uint32_t kDefaultPages = 32;
+
+[[noreturn]] void fail(int error, const std::string& what) {
+    throw std::system_error(error, std::system_category(), what);
+}
+
+std::optional<uint64_t> read_sysfs_number(const std::string& file) {
+    std::ifstream in(file);
+    unsigned long long value = 0;
+    if (!(in >> value)) return std::nullopt;
+    return value;
+}
+
+std::string trimmed(const char* text, size_t size) {
+    std::string s(text, strnlen(text, size));
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\0')) s.pop_back();
+    for (char& c : s)
+        if (c < 0x20 || c > 0x7e) c = '_';
+    return s;
+}
+
+NvmeNamespaceInfo identify(int fd, const std::string& path) {
+    NvmeNamespaceInfo info;
+    info.generic_path = path;
+    __u32 nsid = 0;
+    if (nvme_get_nsid(fd, &nsid) != 0) fail(errno, "NVME_IOCTL_ID " + path);
+    info.format.nsid = nsid;
+
+    nvme_id_ctrl ctrl{};
+    int rc = nvme_identify_ctrl(fd, &ctrl);
+    if (rc != 0)
+        fail(rc < 0 ? errno : EIO,
+             "Identify Controller on " + path + (rc > 0 ? " (NVMe status " + std::to_string(rc) + ")"
+                                                        : std::string()));
+    nvme_id_ns ns{};
+    rc = nvme_identify_ns(fd, nsid, &ns);
+    if (rc != 0)
+        fail(rc < 0 ? errno : EIO,
+             "Identify Namespace on " + path + (rc > 0 ? " (NVMe status " + std::to_string(rc) + ")"
+                                                       : std::string()));
+
+    // FLBAS bits 3:0 and 6:5 index the LBA format in use (Base 2.0, Figure 275).
+    const unsigned index = (ns.flbas & NVME_NS_FLBAS_LOWER_MASK) |
+                           ((ns.flbas & NVME_NS_FLBAS_HIGHER_MASK) >> 1);
+    if (index > ns.nlbaf || index >= std::size(ns.lbaf))
+        fail(EINVAL, path + ": Identify Namespace names LBA format " + std::to_string(index) +
+                         " of " + std::to_string(ns.nlbaf + 1));
+    const nvme_lbaf& lbaf = ns.lbaf[index];
+    if (lbaf.ms != 0)
+        fail(EOPNOTSUPP, path + ": the LBA format carries " + std::to_string(lbaf.ms) +
+                             " bytes of metadata per block; nvmevm supports only formats without "
+                             "metadata (reformat the namespace, e.g. nvme format --lbaf)");
+    if (lbaf.ds < 9 || lbaf.ds > 12)
+        fail(EOPNOTSUPP, path + ": logical blocks of 2^" + std::to_string(lbaf.ds) +
+                             " bytes; nvmevm supports 512 B to 4 KiB");
+    info.format.lba_shift = lbaf.ds;
+    info.format.lba_count = ns.nsze;
+
+    const uint16_t oncs = ctrl.oncs;
+    info.write_zeroes = (oncs & NVME_CTRL_ONCS_WRITE_ZEROES) != 0;
+    info.deallocate = (oncs & NVME_CTRL_ONCS_DSM) != 0;
+    info.volatile_write_cache = (ctrl.vwc & NVME_CTRL_VWC_PRESENT) != 0;
+    info.serial = trimmed(ctrl.sn, sizeof ctrl.sn);
+    info.model = trimmed(ctrl.mn, sizeof ctrl.mn);
+    std::copy(std::begin(ns.eui64), std::end(ns.eui64), info.eui64.begin());
+    std::copy(std::begin(ns.nguid), std::end(ns.nguid), info.nguid.begin());
+
+    uint64_t max_bytes = ctrl.mdts != 0 && ctrl.mdts < 20 ? kMdtsUnit << ctrl.mdts : kNoLimit;
+    uint64_t pages = kDefaultPages;
+    // The kernel's own limits for requests on this namespace (passthrough is bound by them too).
+    const std::string queue = "/sys/block/" + nvme_block_name(path) + "/queue/";
+    if (auto kb = read_sysfs_number(queue + "max_hw_sectors_kb"); kb && *kb != 0)
+        max_bytes = std::min<uint64_t>(max_bytes, *kb * 1024);
+    if (auto segments = read_sysfs_number(queue + "max_segments"); segments && *segments > 1)
+        pages = *segments - 1;  // one spare: a buffer that is not page-aligned touches one more
+    max_bytes = std::min<uint64_t>(max_bytes, kNoLimit);
+    max_bytes = std::min<uint64_t>(max_bytes, pages * 4096);
+    max_bytes &= ~uint64_t{info.format.lba_size() - 1};
+    if (max_bytes == 0) fail(EINVAL, path + ": the transfer limit is below one logical block");
+    info.max_transfer_bytes = static_cast<uint32_t>(max_bytes);
+    info.max_pages = static_cast<uint32_t>(std::min<uint64_t>(pages, nvme::kMaxChunkSegments));
+    return info;
+}
+
+}  // namespace
+
+NvmeNamespace::~NvmeNamespace() {
+    logf(LogLevel::info, "nvme %s: read=%llu write=%llu flush=%llu dsm=%llu write_zeroes=%llu "
+         "errors=%llu",
+         info.generic_path.c_str(),
+         static_cast<unsigned long long>(counters.read.load()),
+         static_cast<unsigned long long>(counters.write.load()),
+         static_cast<unsigned long long>(counters.flush.load()),
+         static_cast<unsigned long long>(counters.dsm.load()),
+         static_cast<unsigned long long>(counters.write_zeroes.load()),
+         static_cast<unsigned long long>(counters.errors.load()));
+}
+
+BlockBackend open_nvme_backend(const BlockBackendOptions& options) {
+    const std::optional<std::string> generic = nvme_generic_path(options.path);
+    if (!generic)
+        fail(EINVAL, options.path +
+                         ": not an NVMe namespace (engine \"nvme\" takes /dev/ngXnY or "
+                         "/dev/nvmeXnY)");
+    // Passthrough writes need the device open for writing even though the kernel checks
+    // permissions per command; a read-only drive opens it read-only and never writes.
+    UniqueFd fd(::open(generic->c_str(), (options.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC));
+    if (!fd) fail(errno, "open " + *generic + " (the NVMe generic device of " + options.path + ")");
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) fail(errno, "fstat " + *generic);
+    if (!S_ISCHR(st.st_mode)) fail(EINVAL, *generic + " is not a character device");
+
+    auto ns = std::make_shared<NvmeNamespace>();
+    ns->info = identify(fd.get(), *generic);
+    const NvmeNamespaceInfo& info = ns->info;
+
+    PassthroughTraits traits;
+    traits.capacity = info.format.lba_count << info.format.lba_shift;
+    traits.logical_block_size = info.format.lba_size();
+    traits.read_only = options.read_only;
+    traits.discard = info.deallocate && !options.read_only;
+    traits.write_zeroes = info.write_zeroes && !options.read_only;
+    traits.volatile_write_cache = info.volatile_write_cache;
+    traits.serial = !options.serial.empty() ? options.serial.substr(0, 20)
+                    : !info.serial.empty()  ? info.serial.substr(0, 20)
+                                            : serial_from_path(options.path);
+    logf(LogLevel::info,
+         "%s: NVMe namespace %u of \"%s\" (SN %s): %llu LBAs of %u bytes, max transfer %u "
+         "bytes (%u pages), VWC %s, Write Zeroes %s, Deallocate %s",
+         generic->c_str(), info.format.nsid, info.model.c_str(), info.serial.c_str(),
+         static_cast<unsigned long long>(info.format.lba_count), info.format.lba_size(),
+         info.max_transfer_bytes, info.max_pages, info.volatile_write_cache ? "yes" : "no",
+         info.write_zeroes ? "yes" : "no", info.deallocate ? "yes" : "no");
+    return BlockBackend::passthrough(std::move(fd), *generic, traits, std::move(ns));
+}
+
+}  // namespace nvmevm

@@ -1,0 +1,51 @@
+// An NVMe namespace as the passthrough engine drives it: found from a drive path, opened as its
+// generic character device (/dev/ngXnY), and identified once at startup (Identify Controller and
+// Identify Namespace through libnvme's admin ioctls). Also the per-drive command counters.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "nvme/commands.h"
+#include "nvme/device_path.h"
+#include "virtio/blk_backend.h"
+
+namespace nvmevm {
+
+// What Identify tells us, and the kernel's limits for passthrough on this namespace.
+struct NvmeNamespaceInfo {
+    std::string generic_path;  // /dev/ngXnY
+    nvme::Format format;       // nsid, LBA size, NSZE
+    uint32_t max_transfer_bytes = 0;  // MDTS, the kernel's max_hw_sectors: one command's data
+    uint32_t max_pages = 0;           // the kernel's max_segments for one command
+    bool volatile_write_cache = false;  // VWC: Flush has something to do
+    bool write_zeroes = false;          // ONCS bit 3
+    bool deallocate = false;            // ONCS bit 2 (Dataset Management)
+    std::string serial;                 // the controller's SN, trimmed
+    std::array<uint8_t, 8> eui64{};
+    std::array<uint8_t, 16> nguid{};
+    std::string model;
+};
+
+// NVMe commands issued per drive, by opcode (every engine of the drive adds to the same ones).
+struct NvmeCounters {
+    std::atomic<uint64_t> read{0}, write{0}, flush{0}, dsm{0}, write_zeroes{0}, errors{0};
+};
+
+// The NVMe state a BlockBackend holds for the passthrough engine (BlockBackend::nvme_namespace).
+// Logs its counters when the drive closes (the end of the VM).
+struct NvmeNamespace {
+    NvmeNamespaceInfo info;
+    mutable NvmeCounters counters;
+    ~NvmeNamespace();
+};
+
+// Opens the namespace behind `options.path` (its generic device), identifies it and returns a
+// backing for the nvme engine. O_DIRECT does not apply (passthrough has no page cache).
+// Throws std::system_error with a message that says what is missing.
+[[nodiscard]] BlockBackend open_nvme_backend(const BlockBackendOptions& options);
+
+}  // namespace nvmevm
