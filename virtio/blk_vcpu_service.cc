@@ -1,5 +1,7 @@
 #include "virtio/blk_vcpu_service.h"
 
+#include <unistd.h>
+
 #include <system_error>
 
 #include "vmm/log.h"
@@ -67,7 +69,16 @@ void BlkVcpuService::service() noexcept {
         for (Owned& owned : queues_) more = owned.queue->finish_batch() || more;
         if (!more) return;
     }
-    for (Owned& owned : queues_) (void)owned.queue->finish_batch();
+    // Out of rounds with work left: publish what is done, and have the queue's own doorbell
+    // bring this thread back right after the guest had a turn (its poll fires, the task work
+    // interrupts KVM_RUN). Returning without that would strand chains that the driver added
+    // while kicks were suppressed.
+    for (Owned& owned : queues_) {
+        if (owned.queue->finish_batch()) {
+            const uint64_t one = 1;
+            (void)!::write(owned.eventfd, &one, sizeof one);
+        }
+    }
 }
 
 }  // namespace nvmevm
