@@ -77,6 +77,11 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv, std::ost
     CLI::App* check = app.add_subcommand("check", "Check the configuration fully; start nothing");
     add_overrides(*run, line);
     add_overrides(*check, line);
+    CLI::App* bench = app.add_subcommand(
+        "bench",
+        "Run the built-in benchmark guest against a drive and report IOPS, latency, "
+        "CPU time and exits (docs/benchmarks.md)");
+    add_bench_options(*bench, line.bench);
 
     try {
         app.parse(argc, argv);
@@ -86,14 +91,29 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv, std::ost
         err << kErrorPrefix << e.what() << "\nRun 'nvmevm --help' for usage.\n";
         return {std::nullopt, exit_code::usage};
     }
-    line.command = check->parsed() ? CommandLine::Command::check : CommandLine::Command::run;
+    line.command = check->parsed()   ? CommandLine::Command::check
+                   : bench->parsed() ? CommandLine::Command::bench
+                                     : CommandLine::Command::run;
+    if (bench->parsed() && line.bench.drive.empty() && !line.bench.null_mib &&
+        line.bench.config.empty()) {
+        err << kErrorPrefix
+            << "bench: say what to benchmark: --drive PATH, --null SIZE_MIB or --config FILE\n";
+        return {std::nullopt, exit_code::usage};
+    }
     if (!parse_log_level(level, line.log_level)) line.log_level = LogLevel::warn;
     return {std::move(line), 0};
 }
 
 int execute(const CommandLine& command, std::ostream& out, std::ostream& err,
-            const MachineRunner& runner) {
+            const MachineRunner& runner, const BenchEnvironment& bench) {
     set_log_level(command.log_level);
+    if (command.command == CommandLine::Command::bench) {
+        if (!bench.run_machine) {
+            err << kErrorPrefix << "bench: not available here\n";
+            return exit_code::vmm_error;
+        }
+        return run_bench(command.bench, out, err, bench);
+    }
     VmConfig config;
     try {
         config = load_config_file(command.config, command.overrides);
@@ -116,10 +136,10 @@ int execute(const CommandLine& command, std::ostream& out, std::ostream& err,
 }
 
 int nvmevm_main(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
-                const MachineRunner& runner) {
+                const MachineRunner& runner, const BenchEnvironment& bench) {
     const ParsedCommandLine parsed = parse_command_line(argc, argv, out, err);
     if (!parsed.command) return parsed.exit_code;
-    return execute(*parsed.command, out, err, runner);
+    return execute(*parsed.command, out, err, runner, bench);
 }
 
 }  // namespace nvmevm

@@ -8,6 +8,8 @@
 #include <optional>
 #include <ostream>
 
+#include "cli/bench.h"
+#include "cli/bench_options.h"
 #include "cli/config_loader.h"
 #include "vmm/log.h"
 #include "vmm/vm_config.h"
@@ -16,10 +18,11 @@
 namespace nvmevm {
 
 struct CommandLine {
-    enum class Command { run, check };
+    enum class Command { run, check, bench };
     Command command = Command::run;
     std::filesystem::path config;
     Overrides overrides;
+    BenchOptions bench;  // `bench` only
     LogLevel log_level = LogLevel::warn;
 };
 
@@ -35,13 +38,15 @@ struct ParsedCommandLine {
 
 using MachineRunner = std::function<VmOutcome(const VmConfig&)>;
 
-// Loads and checks the config; `check` then reports "FILE: ok", `run` hands it to `runner`.
+// Loads and checks the config; `check` then reports "FILE: ok", `run` hands it to `runner`;
+// `bench` runs the benchmark with `bench` (cli/bench.h).
 // Returns the process exit code (docs/exit-codes.md).
 [[nodiscard]] int execute(const CommandLine& command, std::ostream& out, std::ostream& err,
-                          const MachineRunner& runner);
+                          const MachineRunner& runner, const BenchEnvironment& bench = {});
 
 // parse_command_line + execute.
 [[nodiscard]] int nvmevm_main(int argc, const char* const* argv, std::ostream& out,
-                              std::ostream& err, const MachineRunner& runner);
+                              std::ostream& err, const MachineRunner& runner,
+                              const BenchEnvironment& bench = {});
 
 }  // namespace nvmevm

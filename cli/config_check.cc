@@ -85,7 +85,26 @@ void check_memory(const VmConfig& config) {
     }
 }
 
+// A kernel given in memory (VmConfig::kernel_image) gets the same probe and fit checks as a file.
+KernelInfo check_kernel_image(const VmConfig& config) {
+    const SourceLocation& where = config.kernel_where;
+    const uint64_t memory = config.memory_mib * kMiB;
+    KernelInfo info{};
+    try {
+        info = probe_kernel(config.kernel_image);
+    } catch (const BootError& e) {
+        throw ConfigError(where, "kernel " + quoted(config.kernel) + ": " + e.what());
+    }
+    if (config.kernel_image.size() > memory || info.load_end > memory) {
+        throw ConfigError(where, "kernel " + quoted(config.kernel) + " loads up to " +
+                                     hex(info.load_end) + ", beyond the guest's memory (" +
+                                     std::to_string(config.memory_mib) + " MiB)");
+    }
+    return info;
+}
+
 KernelInfo check_kernel(const VmConfig& config) {
+    if (!config.kernel_image.empty()) return check_kernel_image(config);
     const SourceLocation& where = config.kernel_where;
     if (config.kernel.empty()) {
         throw ConfigError(where, "no kernel: add kernel = \"PATH\" to [boot] (or use --kernel)");
@@ -203,9 +222,9 @@ void check_drive(const DriveConfig& drive) {
     if (drive.engine == DriveEngine::nvme) check_nvme_drive(drive, name);
     // Character devices: only NVMe generic devices, for the nvme engine (which "auto" picks for
     // them); the uring and null engines open regular files and block devices only.
-    const bool nvme_char = S_ISCHR(st.st_mode) && nvme_generic_path(drive.path.string()) &&
-                           (drive.engine == DriveEngine::nvme ||
-                            drive.engine == DriveEngine::automatic);
+    const bool nvme_char =
+        S_ISCHR(st.st_mode) && nvme_generic_path(drive.path.string()) &&
+        (drive.engine == DriveEngine::nvme || drive.engine == DriveEngine::automatic);
     if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode) && !nvme_char) {
         throw ConfigError(drive.path_where,
                           name + " " + quoted(drive.path) +

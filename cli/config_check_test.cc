@@ -177,11 +177,13 @@ TEST_F(ConfigCheck, DrivePathIsAFolder) {
 }
 
 TEST_F(ConfigCheck, DrivePathIsACharacterDevice) {
-    // The uring and null engines take regular files and block devices; /dev/null is neither.
+    // The uring and null engines take regular files and block devices, the nvme engine NVMe
+    // generic devices; /dev/null is none of them.
     EXPECT_EQ(error(boot + "[[drive]]\nid = \"root\"\npath = \"/dev/null\"\n"),
               where("5:8") +
-                  "drive \"root\": path \"/dev/null\" is a character device, not a file or a "
-                  "block device");
+                  "drive \"root\": path \"/dev/null\" is a character device, not a file, a "
+                  "block device or an NVMe generic device (/dev/ngXnY, with engine \"nvme\" or "
+                  "\"auto\")");
 }
 
 TEST_F(ConfigCheck, DriveUnreadable) {
@@ -244,10 +246,12 @@ TEST_F(ConfigCheck, AutoEngineIsAccepted) {
     EXPECT_EQ(c.drives[0].engine, DriveEngine::automatic);
 }
 
-TEST_F(ConfigCheck, NvmeEngineIsNotAvailableYet) {
-    // Reported at the engine value, before the path is looked at.
+TEST_F(ConfigCheck, NvmeEngineNeedsANamespace) {
+    EXPECT_EQ(error(boot + "[[drive]]\nid = \"ns\"\npath = \"disk.img\"\nengine = \"nvme\"\n"),
+              where("5:8") + "drive \"ns\": path \"" + (dir / "disk.img").string() +
+                  "\" is not an NVMe namespace: engine \"nvme\" takes /dev/ngXnY or /dev/nvmeXnY");
     EXPECT_EQ(error(boot + "[[drive]]\nid = \"ns\"\npath = \"/dev/ng9n9\"\nengine = \"nvme\"\n"),
-              where("6:10") + "engine \"nvme\" is not available yet: use \"uring\"");
+              where("5:8") + "drive \"ns\": path \"/dev/ng9n9\": No such file or directory");
 }
 
 TEST_F(ConfigCheck, CheckRepeatsDriveValueChecksOnBuiltConfigs) {
@@ -281,8 +285,9 @@ TEST_F(ConfigCheck, CheckRepeatsDriveValueChecksOnBuiltConfigs) {
     d.null_size_mib = 0;
     EXPECT_CONTAINS(check_with(d), "x.toml:7:1: size_mib must be between 1 and 16777216");
     d = good;
-    d.engine = DriveEngine::nvme;  // no engine_where: the drive's location
-    EXPECT_CONTAINS(check_with(d), "x.toml:7:1: engine \"nvme\" is not available yet");
+    d.engine = DriveEngine::nvme;
+    EXPECT_CONTAINS(check_with(d), "x.toml:7:1: drive \"d\": path \"" + good.path.string() +
+                                       "\" is not an NVMe namespace");
     // queues = 0 (one per vCPU) is fine in a built config.
     VmConfig c = base;
     c.drives.push_back(good);
@@ -418,8 +423,7 @@ TEST_F(ConfigCheck, OverrideDriveEngineErrors) {
     o.drive_engine = "spdk";
     EXPECT_CONTAINS(error(boot, o), "command line: --drive-engine: unknown engine \"spdk\"");
     o.drive_engine = "nvme";
-    EXPECT_EQ(error(boot, o),
-              "command line: --drive-engine: engine \"nvme\" is not available yet: use \"uring\"");
+    EXPECT_CONTAINS(error(boot, o), "is not an NVMe namespace: engine \"nvme\" takes /dev/ngXnY");
 }
 
 }  // namespace

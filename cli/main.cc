@@ -2,8 +2,10 @@
 #include <iostream>
 
 #include "cli/command_line.h"
+#include "cli/embedded_guest.h"
 #include "vmm/machine.h"
 
 int main(int argc, char** argv) {
-    return nvmevm::nvmevm_main(argc, argv, std::cout, std::cerr, nvmevm::run_machine);
+    const nvmevm::BenchEnvironment bench{nvmevm::embedded_guest(), nvmevm::run_machine_counted, {}};
+    return nvmevm::nvmevm_main(argc, argv, std::cout, std::cerr, nvmevm::run_machine, bench);
 }

@@ -84,8 +84,8 @@ BuildError build_write_zeroes(const Format& format, uint64_t offset, uint64_t le
     return BuildError::none;
 }
 
-BuildError build_deallocate(const Format& format, uint64_t offset, uint64_t length,
-                            DsmRange& range, uint64_t addr, Command& out) {
+BuildError build_deallocate(const Format& format, uint64_t offset, uint64_t length, DsmRange& range,
+                            uint64_t addr, Command& out) {
     uint64_t slba = 0, nlb = 0;
     const BuildError error = lba_range(format, offset, length, UINT32_MAX, slba, nlb);
     if (error != BuildError::none) return error;
@@ -144,8 +144,8 @@ size_t next_chunk(std::span<const iovec> segments, ChunkCursor& cursor, const Ch
     // Advance the cursor by exactly the bytes kept.
     uint64_t left = bytes;
     while (left != 0) {
-        const uint64_t here = std::min<uint64_t>(segments[cursor.segment].iov_len - cursor.offset,
-                                                 left);
+        const uint64_t here =
+            std::min<uint64_t>(segments[cursor.segment].iov_len - cursor.offset, left);
         cursor.offset += here;
         left -= here;
         if (cursor.offset == segments[cursor.segment].iov_len) {
@@ -161,7 +161,8 @@ size_t next_chunk(std::span<const iovec> segments, ChunkCursor& cursor, const Ch
 int32_t status_to_errno(int32_t status) {
     // Base 2.0, Figure 101 "Generic Command Status Values": 01h Invalid Command Opcode,
     // 02h Invalid Field in Command.
-    if (status_code_type(status) == 0 && (status_code(status) == 0x01 || status_code(status) == 0x02))
+    if (status_code_type(status) == 0 &&
+        (status_code(status) == 0x01 || status_code(status) == 0x02))
         return -EOPNOTSUPP;
     return -EIO;
 }

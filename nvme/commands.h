@@ -105,8 +105,7 @@ struct ChunkCursor {
 // returns the chunk's byte count: 0 when nothing is left, or when the rest cannot form a whole
 // LBA within the limits (the caller then fails the request).
 [[nodiscard]] size_t next_chunk(std::span<const iovec> segments, ChunkCursor& cursor,
-                                const ChunkLimits& limits, std::span<iovec> out,
-                                size_t& out_count);
+                                const ChunkLimits& limits, std::span<iovec> out, size_t& out_count);
 
 // The outcome of a passthrough command as io_uring reports it: cqe->res is -errno when the
 // kernel failed it, 0 on success, and otherwise the NVMe status field (Base 4.6.1, the CQE's

@@ -130,8 +130,7 @@ int32_t NvmeBlockEngine::issue_data(Request& request) noexcept {
             fixed = ring_.fixed_buffer_index(request.chunk[0].iov_base, request.chunk[0].iov_len);
         const uint64_t addr = single ? reinterpret_cast<uintptr_t>(request.chunk[0].iov_base)
                                      : reinterpret_cast<uintptr_t>(request.chunk);
-        const auto data_len =
-            static_cast<uint32_t>(single ? bytes : request.chunk_count);
+        const auto data_len = static_cast<uint32_t>(single ? bytes : request.chunk_count);
         error = nvme::build_read_write(ns_.info.format, write, request.io.offset + request.position,
                                        bytes, addr, data_len, cmd);
     }
@@ -151,8 +150,8 @@ int32_t NvmeBlockEngine::issue_range(Request& request) noexcept {
     if (request.position == request.total) return 0;
     const nvme::Format& format = ns_.info.format;
     const bool discard = request.io.op == BlockOp::discard;
-    const uint64_t max_bytes =
-        (discard ? kMaxDeallocateLbas : nvme::kMaxLbasPerCommand) << format.lba_shift;
+    const uint64_t max_bytes = (discard ? kMaxDeallocateLbas : nvme::kMaxLbasPerCommand)
+                               << format.lba_shift;
     const uint64_t left = request.total - request.position;
     const uint64_t bytes = left < max_bytes ? left : max_bytes;
     const uint64_t offset = request.io.offset + request.position;
@@ -212,8 +211,11 @@ void NvmeBlockEngine::on_complete(Request& request, int32_t result) noexcept {
         // A kernel without fixed-buffer passthrough (before 6.1) refuses the flag: go on without
         // it, for this command and every later one.
         fixed_ok_ = false;
-        logf(LogLevel::warn,
-             "nvme %s: fixed-buffer passthrough refused (%s); using unregistered buffers",
+        // Linux 6.1 refuses it with EINVAL for guest RAM registered as one large buffer (its
+        // bvec check counts every page left in the buffer); later kernels take it.
+        logf(LogLevel::info,
+             "nvme %s: fixed-buffer passthrough refused by this kernel (%s); using "
+             "unregistered buffers",
              ns_.info.generic_path.c_str(), std::strerror(-result));
         const int32_t rc = queue_command(request, request.cmd, false, -1);
         if (rc == 1) return;

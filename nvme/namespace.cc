@@ -54,18 +54,18 @@ NvmeNamespaceInfo identify(int fd, const std::string& path) {
     int rc = nvme_identify_ctrl(fd, &ctrl);
     if (rc != 0)
         fail(rc < 0 ? errno : EIO,
-             "Identify Controller on " + path + (rc > 0 ? " (NVMe status " + std::to_string(rc) + ")"
-                                                        : std::string()));
+             "Identify Controller on " + path +
+                 (rc > 0 ? " (NVMe status " + std::to_string(rc) + ")" : std::string()));
     nvme_id_ns ns{};
     rc = nvme_identify_ns(fd, nsid, &ns);
     if (rc != 0)
         fail(rc < 0 ? errno : EIO,
-             "Identify Namespace on " + path + (rc > 0 ? " (NVMe status " + std::to_string(rc) + ")"
-                                                       : std::string()));
+             "Identify Namespace on " + path +
+                 (rc > 0 ? " (NVMe status " + std::to_string(rc) + ")" : std::string()));
 
     // FLBAS bits 3:0 and 6:5 index the LBA format in use (Base 2.0, Figure 275).
-    const unsigned index = (ns.flbas & NVME_NS_FLBAS_LOWER_MASK) |
-                           ((ns.flbas & NVME_NS_FLBAS_HIGHER_MASK) >> 1);
+    const unsigned index =
+        (ns.flbas & NVME_NS_FLBAS_LOWER_MASK) | ((ns.flbas & NVME_NS_FLBAS_HIGHER_MASK) >> 1);
     if (index > ns.nlbaf || index >= std::size(ns.lbaf))
         fail(EINVAL, path + ": Identify Namespace names LBA format " + std::to_string(index) +
                          " of " + std::to_string(ns.nlbaf + 1));
@@ -109,10 +109,10 @@ NvmeNamespaceInfo identify(int fd, const std::string& path) {
 }  // namespace
 
 NvmeNamespace::~NvmeNamespace() {
-    logf(LogLevel::info, "nvme %s: read=%llu write=%llu flush=%llu dsm=%llu write_zeroes=%llu "
+    logf(LogLevel::info,
+         "nvme %s: read=%llu write=%llu flush=%llu dsm=%llu write_zeroes=%llu "
          "errors=%llu",
-         info.generic_path.c_str(),
-         static_cast<unsigned long long>(counters.read.load()),
+         info.generic_path.c_str(), static_cast<unsigned long long>(counters.read.load()),
          static_cast<unsigned long long>(counters.write.load()),
          static_cast<unsigned long long>(counters.flush.load()),
          static_cast<unsigned long long>(counters.dsm.load()),
@@ -145,6 +145,7 @@ BlockBackend open_nvme_backend(const BlockBackendOptions& options) {
     traits.discard = info.deallocate && !options.read_only;
     traits.write_zeroes = info.write_zeroes && !options.read_only;
     traits.volatile_write_cache = info.volatile_write_cache;
+    traits.nvme_nsid = info.format.nsid;
     traits.serial = !options.serial.empty() ? options.serial.substr(0, 20)
                     : !info.serial.empty()  ? info.serial.substr(0, 20)
                                             : serial_from_path(options.path);

@@ -17,10 +17,10 @@ namespace nvmevm {
 
 // What Identify tells us, and the kernel's limits for passthrough on this namespace.
 struct NvmeNamespaceInfo {
-    std::string generic_path;  // /dev/ngXnY
-    nvme::Format format;       // nsid, LBA size, NSZE
-    uint32_t max_transfer_bytes = 0;  // MDTS, the kernel's max_hw_sectors: one command's data
-    uint32_t max_pages = 0;           // the kernel's max_segments for one command
+    std::string generic_path;           // /dev/ngXnY
+    nvme::Format format;                // nsid, LBA size, NSZE
+    uint32_t max_transfer_bytes = 0;    // MDTS, the kernel's max_hw_sectors: one command's data
+    uint32_t max_pages = 0;             // the kernel's max_segments for one command
     bool volatile_write_cache = false;  // VWC: Flush has something to do
     bool write_zeroes = false;          // ONCS bit 3
     bool deallocate = false;            // ONCS bit 2 (Dataset Management)

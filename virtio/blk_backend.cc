@@ -4,6 +4,7 @@
 #include <liburing.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <linux/nvme_ioctl.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -75,6 +76,7 @@ BlockBackend BlockBackend::passthrough(UniqueFd fd, std::string path,
     backend.passthrough_discard_ = traits.discard;
     backend.passthrough_zeroes_ = traits.write_zeroes;
     backend.volatile_write_cache_ = traits.volatile_write_cache;
+    backend.nvme_nsid_ = traits.nvme_nsid;
     backend.serial_ = traits.serial.substr(0, 20);
     backend.nvme_ = std::move(nvme);
     return backend;
@@ -182,7 +184,15 @@ void BlockBackend::learn_file_limits(const std::string& path) {
 }
 
 int BlockBackend::flush_sync() const noexcept {
-    if (is_null()) return 0;
+    if (is_null() || !volatile_write_cache_) return 0;
+    if (nvme_) {
+        // A generic NVMe device has no fdatasync: send the Flush command itself (opcode 0x00).
+        nvme_passthru_cmd cmd{};
+        cmd.opcode = 0x00;
+        cmd.nsid = nvme_nsid_;
+        const int rc = ::ioctl(fd_.get(), NVME_IOCTL_IO_CMD, &cmd);
+        return rc == 0 ? 0 : rc > 0 ? -EIO : -errno;
+    }
     return ::fdatasync(fd_.get()) == 0 ? 0 : -errno;
 }
 

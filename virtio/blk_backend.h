@@ -46,6 +46,7 @@ struct PassthroughTraits {
     bool discard = false;
     bool write_zeroes = false;
     bool volatile_write_cache = true;
+    uint32_t nvme_nsid = 0;  // flush_sync issues an NVMe Flush to this namespace (not fdatasync)
     std::string serial;
 };
 
@@ -116,6 +117,7 @@ class BlockBackend {
     bool passthrough_discard_ = false;
     bool passthrough_zeroes_ = false;
     bool volatile_write_cache_ = true;
+    uint32_t nvme_nsid_ = 0;
     std::shared_ptr<const NvmeNamespace> nvme_;
     std::string serial_;
 };

@@ -45,7 +45,10 @@ VirtioBlk::VirtioBlk(const GuestMemory& memory, const BlockBackend& backend,
 
     features_ = bit(VIRTIO_F_VERSION_1) | bit(VIRTIO_F_EVENT_IDX) | bit(VIRTIO_F_INDIRECT_DESC) |
                 bit(VIRTIO_BLK_F_SEG_MAX) | bit(VIRTIO_BLK_F_BLK_SIZE) |
-                bit(VIRTIO_BLK_F_TOPOLOGY) | bit(VIRTIO_BLK_F_FLUSH) | bit(VIRTIO_BLK_F_MQ);
+                bit(VIRTIO_BLK_F_TOPOLOGY) | bit(VIRTIO_BLK_F_MQ);
+    // Only a backing with a volatile cache needs FLUSH (an NVMe namespace without VWC does not):
+    // without the feature the driver treats every completed write as stable.
+    if (backend.needs_flush()) features_ |= bit(VIRTIO_BLK_F_FLUSH);
     if (drive_.geometry.read_only) features_ |= bit(VIRTIO_BLK_F_RO);
     if (drive_.geometry.discard) features_ |= bit(VIRTIO_BLK_F_DISCARD);
     if (drive_.geometry.write_zeroes) features_ |= bit(VIRTIO_BLK_F_WRITE_ZEROES);

@@ -3,10 +3,10 @@
 #include <cerrno>
 #include <system_error>
 
+#include "nvme/engine.h"
 #include "virtio/blk_backend.h"
 #include "virtio/blk_engine_null.h"
 #include "virtio/blk_engine_uring.h"
-#include "nvme/engine.h"
 
 namespace nvmevm {
 

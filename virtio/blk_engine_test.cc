@@ -165,14 +165,14 @@ TEST(NullEngine, ReadsZeroesAndCompletesThroughReap) {
     EXPECT_EQ(rig.run(BlockIo::discard(0, 4096)), 0);
 }
 
-TEST(BlockEngineFactory, NvmeIsNotBuiltYetAndNullBackingNeedsTheNullEngine) {
+TEST(BlockEngineFactory, NvmeNeedsANamespaceAndNullBackingNeedsTheNullEngine) {
     BlockBackend null_backing = BlockBackend::null(4096);
     IoRing ring(8);
     try {
         (void)make_block_engine(BlockEngineKind::nvme, null_backing, ring);
-        FAIL() << "nvme engine must not build";
+        FAIL() << "nvme engine must not build on a null backing";
     } catch (const std::system_error& e) {
-        EXPECT_NE(std::string(e.what()).find("not built yet"), std::string::npos);
+        EXPECT_NE(std::string(e.what()).find("needs an NVMe namespace"), std::string::npos);
     }
     EXPECT_THROW((void)make_block_engine(BlockEngineKind::uring, null_backing, ring),
                  std::system_error);

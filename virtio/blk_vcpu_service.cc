@@ -12,11 +12,24 @@ namespace {
 // completions (O_DIRECT on a fast device, the null engine) to be returned in the same exit,
 // bounded so that a busy queue cannot keep the vCPU out of the guest.
 constexpr unsigned kMaxRounds = 8;
+// The reap tag of the async-completion eventfd poll; queue doorbells use the queue's position.
+constexpr uint32_t kAsyncCompletionTag = 0x7fff'ffff;
 }  // namespace
 
 BlkVcpuService::BlkVcpuService(const GuestMemory& memory, unsigned ring_entries,
                                unsigned ring_flags)
-    : memory_(memory), ring_(ring_entries, ring_flags) {}
+    : memory_(memory), ring_(ring_entries, ring_flags) {
+    // FLUSH (fsync), DISCARD (fallocate) and I/O the kernel cannot do inline complete on an
+    // io_uring worker: make those completions end KVM_RUN too (vmm/io_ring.h).
+    try {
+        ring_.register_async_completion_eventfd();
+    } catch (const std::exception& e) {
+        logf(LogLevel::error,
+             "io_uring: cannot watch worker completions (%s): a FLUSH may wait "
+             "for the vCPU's next exit",
+             e.what());
+    }
+}
 
 void BlkVcpuService::add_queue(VirtioBlk& device, uint16_t queue, BlockEngineKind kind) {
     BlockEngine* engine = nullptr;
@@ -35,6 +48,8 @@ void BlkVcpuService::start() {
     // The polls must be submitted by this thread: io_uring runs a request's task work on the
     // task that submitted it, and that is what interrupts this thread's KVM_RUN.
     for (uint32_t i = 0; i < queues_.size(); ++i) ring_.poll_multishot(queues_[i].eventfd, i);
+    if (ring_.async_completion_eventfd() >= 0)
+        ring_.poll_multishot(ring_.async_completion_eventfd(), kAsyncCompletionTag);
     if (ring_.submit() < 0) logf(LogLevel::error, "io_uring: arming doorbell polls failed");
 }
 
@@ -67,7 +82,9 @@ void BlkVcpuService::service() noexcept {
         if (progress != 0 || ring_.has_posted()) continue;
         bool more = false;
         for (Owned& owned : queues_) more = owned.queue->finish_batch() || more;
-        if (!more) return;
+        // A CQE that arrived without task work (completed inline, or posted while this thread
+        // was already out of KVM_RUN) would otherwise wait for the next exit.
+        if (!more && !ring_.completions_ready()) return;
     }
     // Out of rounds with work left: publish what is done, and have the queue's own doorbell
     // bring this thread back right after the guest had a turn (its poll fires, the task work

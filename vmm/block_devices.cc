@@ -96,8 +96,8 @@ BlockDevices::BlockDevices(const VmConfig& config, const GuestMemory& memory, co
     unsigned slot = kFirstSlot;
     for (size_t index = 0; index < config.drives.size(); ++index) {
         const DriveConfig& drive_config = config.drives[index];
-        auto drive = std::make_unique<Drive>(
-            Drive{drive_config.id, std::move(backends[index]), {}, {}, {}});
+        auto drive =
+            std::make_unique<Drive>(Drive{drive_config.id, std::move(backends[index]), {}, {}, {}});
         BlkDeviceOptions options;
         options.name = drive_config.id;
         options.queues =

@@ -1,6 +1,7 @@
 #include "vmm/io_ring.h"
 
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/uio.h>
 
 #include <algorithm>
@@ -87,6 +88,15 @@ void IoRing::poll_multishot(int fd, uint32_t tag) {
     io_uring_prep_poll_multishot(sqe, fd, POLLIN);
     io_uring_sqe_set_data64(sqe, RingData::of_tag(tag));
     polls_.push_back({fd, tag});
+}
+
+void IoRing::register_async_completion_eventfd() {
+    if (async_eventfd_) return;
+    UniqueFd efd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!efd) throw_errno(-errno, "eventfd");
+    if (const int rc = io_uring_register_eventfd_async(&ring_, efd.get()); rc < 0)
+        throw_errno(rc, "io_uring_register_eventfd_async");
+    async_eventfd_ = std::move(efd);
 }
 
 io_uring_sqe* IoRing::get_sqe() noexcept {

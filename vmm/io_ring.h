@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "vmm/guest_memory.h"
+#include "vmm/unique_fd.h"
 
 namespace nvmevm {
 
@@ -97,6 +98,18 @@ class IoRing {
     // wakes the poll again whatever the counter holds. Submitted by the next submit().
     void poll_multishot(int fd, uint32_t tag);
 
+    // Makes completions posted by io_uring's kernel workers (io-wq: fsync, fallocate, buffered
+    // or tmpfs I/O the kernel cannot do inline) interrupt this thread like the others. Without
+    // this, such a CQE is posted from the worker with no task work for the submitter (seen on
+    // Linux 6.1), and a vCPU thread in KVM_RUN would not look until its next exit: the guest's
+    // FLUSH would hang. An eventfd registered for async completions only
+    // (IORING_REGISTER_EVENTFD_ASYNC) is polled on this same ring; that poll's completion is
+    // ordinary task work, which ends KVM_RUN, and is not itself async, so it does not re-fire.
+    // Setup (any thread): creates and registers the eventfd. Then, on the owning thread, arm
+    // it with poll_multishot(async_completion_eventfd(), tag).
+    void register_async_completion_eventfd();
+    [[nodiscard]] int async_completion_eventfd() const { return async_eventfd_.get(); }
+
     // ---- hot path (noexcept, error codes) ----
 
     // A zeroed SQE to fill, or nullptr if the SQ is full even after submitting what is queued
@@ -106,6 +119,8 @@ class IoRing {
     // Returns the number submitted or -errno.
     [[nodiscard]] int submit() noexcept;
     [[nodiscard]] unsigned queued_sqes() const noexcept { return io_uring_sq_ready(&ring_); }
+    // CQEs waiting to be reaped (a read of the CQ ring's head and tail; no syscall).
+    [[nodiscard]] bool completions_ready() const noexcept { return io_uring_cq_ready(&ring_) != 0; }
 
     // Completes `done` with `result` without the kernel: delivered by the next reap(), in post
     // order, after the CQEs. Lets an engine that finishes at once (null, synchronous fallbacks)
@@ -164,6 +179,7 @@ class IoRing {
         uint32_t tag;
     };
 
+    UniqueFd async_eventfd_;  // closed after ~IoRing has exited the ring
     mutable io_uring ring_{};
     std::vector<Chunk> chunks_;
     std::vector<Poll> polls_;

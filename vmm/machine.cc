@@ -35,10 +35,13 @@ sigset_t main_thread_signals() {
 }
 
 EntryState load_guest(const VmConfig& config, const GuestMemory& memory, uint64_t rsdp) {
-    const FileImage kernel = FileImage::open(config.kernel);
+    FileImage kernel;
+    if (config.kernel_image.empty()) kernel = FileImage::open(config.kernel);
     FileImage initrd;
     if (config.initrd) initrd = FileImage::open(*config.initrd);
-    return load_kernel(memory, BootInputs{kernel.bytes(), initrd.bytes(), config.cmdline, rsdp});
+    const std::span<const uint8_t> image =
+        config.kernel_image.empty() ? kernel.bytes() : config.kernel_image;
+    return load_kernel(memory, BootInputs{image, initrd.bytes(), config.cmdline, rsdp});
 }
 
 // Runs the vCPU threads and ends them all, whatever happens, before the VM is torn down.
@@ -71,29 +74,43 @@ class VcpuThreads {
 };
 
 // The figures the I/O path is judged by (docs/benchmarks.md): KVM_RUN returns per request.
-void log_io_figures(const std::vector<std::unique_ptr<Vcpu>>& vcpus, const BlockDevices& drives) {
-    Vcpu::Counters all;
+MachineCounters count_io(const std::vector<std::unique_ptr<Vcpu>>& vcpus,
+                         const BlockDevices& drives) {
+    MachineCounters all;
     for (const auto& vcpu : vcpus) {
         const Vcpu::Counters& c = vcpu->counters();
-        all.runs += c.runs;
+        all.kvm_run += c.runs;
         all.interrupted += c.interrupted;
         all.port_io += c.port_io;
         all.mmio += c.mmio;
     }
     const BlockDevices::Totals io = drives.totals();
-    logf(
-        LogLevel::info,
-        "stats: kvm_run=%llu interrupted=%llu port_io=%llu mmio=%llu blk_requests=%llu "
-        "blk_interrupts=%llu blk_errors=%llu",
-        static_cast<unsigned long long>(all.runs), static_cast<unsigned long long>(all.interrupted),
-        static_cast<unsigned long long>(all.port_io), static_cast<unsigned long long>(all.mmio),
-        static_cast<unsigned long long>(io.requests),
-        static_cast<unsigned long long>(io.interrupts), static_cast<unsigned long long>(io.errors));
+    all.blk_requests = io.requests;
+    all.blk_interrupts = io.interrupts;
+    all.blk_errors = io.errors;
+    return all;
+}
+
+void log_io_figures(const MachineCounters& all) {
+    logf(LogLevel::info,
+         "stats: kvm_run=%llu interrupted=%llu port_io=%llu mmio=%llu blk_requests=%llu "
+         "blk_interrupts=%llu blk_errors=%llu",
+         static_cast<unsigned long long>(all.kvm_run),
+         static_cast<unsigned long long>(all.interrupted),
+         static_cast<unsigned long long>(all.port_io), static_cast<unsigned long long>(all.mmio),
+         static_cast<unsigned long long>(all.blk_requests),
+         static_cast<unsigned long long>(all.blk_interrupts),
+         static_cast<unsigned long long>(all.blk_errors));
 }
 
 }  // namespace
 
 VmOutcome run_machine(const VmConfig& config) {
+    MachineCounters ignored;
+    return run_machine_counted(config, ignored);
+}
+
+VmOutcome run_machine_counted(const VmConfig& config, MachineCounters& counters) {
     const sigset_t waited = main_thread_signals();
     // A shell starts background jobs with SIGINT ignored, and an ignored signal is discarded
     // instead of left pending for sigwaitinfo: take the default disposition back first.
@@ -154,7 +171,8 @@ VmOutcome run_machine(const VmConfig& config) {
     }
     platform.flush_console();
     drives.flush_all();
-    log_io_figures(vcpus, drives);
+    counters = count_io(vcpus, drives);
+    log_io_figures(counters);
 
     const uint64_t guest_kib = resident_kib(memory.host_backing());
     const uint64_t peak_kib = peak_rss_kib();

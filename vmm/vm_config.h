@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -55,6 +56,10 @@ struct VmConfig {
     SourceLocation vcpus_where, memory_where;
 
     std::filesystem::path kernel;
+    // A kernel already in memory (`nvmevm bench` boots the test guest built into the binary):
+    // when not empty it is booted instead of `kernel`, which then only names it in messages.
+    // The bytes must outlive the VM.
+    std::span<const uint8_t> kernel_image;
     std::optional<std::filesystem::path> initrd;
     std::string cmdline;
     SourceLocation kernel_where, initrd_where, cmdline_where;

@@ -1,0 +1,59 @@
+// `nvmevm bench` (docs/benchmarks.md): its options, their checks, and the command-line words
+// they become for the benchmark guest (the test guest's `bench` mode).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace CLI {
+class App;
+}
+
+namespace nvmevm {
+
+struct BenchOptions {
+    // The drive under test: exactly one of these three.
+    std::filesystem::path drive;         // --drive PATH (file or block device)
+    std::optional<uint64_t> null_mib;    // --null SIZE_MIB: the null engine, no backing
+    std::filesystem::path config;        // --config FILE: that file's drives and machine
+    std::filesystem::path guest;         // --guest FILE: boot this guest ELF instead of the
+                                         // built-in one (to try a guest being developed)
+    std::string rw = "randread";         // randread|randwrite|read|write|randrw
+    uint32_t bs = 4096;                  // bytes per request
+    uint32_t qd = 1;                     // requests in flight per job
+    uint32_t jobs = 0;                   // 0: one per vCPU
+    std::optional<uint32_t> vcpus;       // default: the config's, else 1
+    std::optional<uint64_t> memory_mib;  // default: the config's, else enough for the buffers
+    uint64_t runtime_ms = 0;             // --runtime SECONDS; neither this nor ops: 5 s
+    uint64_t ops = 0;                    // --ops N (all jobs together)
+    std::string mode = "poll";           // poll|irq: how the guest waits for completions
+    bool json = false;                   // one JSON object on stdout instead of the summary
+    bool seccomp = true;                 // --no-seccomp
+    bool progress = true;                // --no-progress
+    bool stub_blkbench = false;          // --stub-blkbench (temporary, see bench.cc)
+};
+
+inline constexpr uint64_t kDefaultBenchRuntimeMs = 5000;
+inline constexpr uint32_t kMinBenchBlockSize = 512;
+inline constexpr uint32_t kMaxBenchBlockSize = 1u << 20;
+inline constexpr uint32_t kMaxBenchQueueDepth = 1024;
+
+// "4096", "4k", "4K", "64KiB", "1m", "1M" (binary multiples); nullopt unless the result is a
+// multiple of 512 from 512 to 1 MiB.
+[[nodiscard]] std::optional<uint32_t> parse_block_size(std::string_view text);
+
+// Adds the `bench` options to `app` (the subcommand), writing into `options`.
+void add_bench_options(CLI::App& app, BenchOptions& options);
+
+// The checks that involve several options; returns what is wrong, or an empty string.
+// Fills in the defaults that depend on other options (jobs).
+[[nodiscard]] std::string finish_bench_options(BenchOptions& options, uint32_t vcpus);
+
+// The guest's command line: "bench rw=randread bs=4096 qd=32 runtime_ms=5000 mode=poll jobs=1
+// tsc_khz=2400000".
+[[nodiscard]] std::string bench_guest_words(const BenchOptions& options, uint64_t tsc_khz);
+
+}  // namespace nvmevm

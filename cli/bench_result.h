@@ -1,0 +1,45 @@
+// What the benchmark guest reports: one console line "NVMEVM-BENCH {json}" (the contract with
+// the test guest's `bench` mode, docs/benchmarks.md), found in the captured console and parsed.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace nvmevm {
+
+inline constexpr std::string_view kBenchLineTag = "NVMEVM-BENCH ";
+
+struct BenchLatency {
+    double p50 = 0, p99 = 0, p999 = 0, max = 0;  // nanoseconds
+};
+
+struct BenchResult {
+    std::string rw, mode;
+    uint64_t bs = 0, qd = 0, jobs = 0;
+    uint64_t ops = 0;  // completed requests, all jobs
+    uint64_t elapsed_ns = 0;
+    double iops = 0;
+    double mbps = 0;  // 10^6 bytes per second, as fio's MB/s
+    BenchLatency lat_ns;
+    uint64_t kicks = 0, interrupts = 0, errors = 0;
+    std::string json;   // the guest's object as it printed it
+    bool stub = false;  // made up from `blkbench` output (--stub-blkbench), not a `bench` run
+};
+
+// Finds the NVMEVM-BENCH line in `console` (anywhere in a line, so that a prefix the guest
+// puts before it does not matter) and parses its object. On failure returns nullopt and says
+// why in `error`. Fields the result cannot do without: ops, elapsed_ns, iops, lat_ns.p50/p99/
+// p999/max. Unknown fields are ignored (the guest may add some).
+[[nodiscard]] std::optional<BenchResult> parse_bench_output(std::string_view console,
+                                                            std::string& error);
+
+// Temporary (--stub-blkbench): the `blkbench` mode's "qd8" line ("... N x 4 KiB reads, C
+// cycles/request, kicks=K ...") as a BenchResult, the TSC turned into time with `tsc_khz`.
+// Latencies are the mean time of a round of 8, the same for every percentile.
+[[nodiscard]] std::optional<BenchResult> parse_blkbench_output(std::string_view console,
+                                                               uint64_t tsc_khz,
+                                                               std::string& error);
+
+}  // namespace nvmevm
