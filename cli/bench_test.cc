@@ -1,14 +1,17 @@
 // `nvmevm bench` without KVM: its options (sizes, ranges, combinations: bad ones exit 2 with a
 // message naming the flag), the guest's NVMEVM-BENCH line, and a whole run against a fake
 // machine that prints that line on the console, as the guest does.
+#include "cli/bench.h"
+
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
-#include "cli/bench.h"
 #include "cli/bench_options.h"
 #include "cli/bench_result.h"
 #include "cli/command_line.h"
@@ -148,12 +151,14 @@ class BenchCli : public ::testing::Test {
             ++machine_runs;
             last_config = c;
             std::ofstream(c.console_file, std::ios::binary) << console;
+            if (machine_sleep.count()) std::this_thread::sleep_for(machine_sleep);
             counters.kvm_run = 3000;
             counters.blk_requests = 2000;
             return outcome;
         };
-        const int code = nvmevm_main(static_cast<int>(argv.size()), argv.data(), out, err,
-                                     [](const VmConfig&) { return VmOutcome{}; }, env);
+        const int code = nvmevm_main(
+            static_cast<int>(argv.size()), argv.data(), out, err,
+            [](const VmConfig&) { return VmOutcome{}; }, env);
         return {code, out.str(), err.str()};
     }
     Result usage_error(std::vector<std::string> args, const std::string& why) {
@@ -168,6 +173,7 @@ class BenchCli : public ::testing::Test {
     std::string console = std::string(kGuestLine) + "\n";
     VmOutcome outcome{VmEnd::guest_status, 0, "guest wrote exit status"};
     int machine_runs = 0;
+    std::chrono::milliseconds machine_sleep{0};
     VmConfig last_config;
 };
 
@@ -224,6 +230,14 @@ TEST_F(BenchCli, AGuestFailureShowsItsConsole) {
     const Result r = run({"bench", "--null", "64", "--no-progress"});
     EXPECT_EQ(r.code, 1);
     EXPECT_CONTAINS(r.err, "bench: FAIL no virtio-blk device");
+}
+
+TEST_F(BenchCli, ProgressLineEverySecond) {
+    machine_sleep = std::chrono::milliseconds(1300);
+    const Result r = run({"bench", "--null", "64", "--runtime", "3"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_CONTAINS(r.err, "bench: 1/3 s\n");
+    EXPECT_EQ(r.err.find("bench: 2/3 s"), std::string::npos) << r.err;
 }
 
 TEST_F(BenchCli, AConfigsDrivesAndMachine) {
