@@ -129,7 +129,8 @@ class IoRing {
     [[nodiscard]] bool has_posted() const noexcept { return posted_head_ != nullptr; }
 
     // Delivers what has completed, without a syscall in the common case: CQEs are read straight
-    // from the CQ ring (the kernel posted them via task_work before KVM_RUN returned) until it is
+    // from the CQ ring (the kernel posts them via task work when the thread leaves a syscall:
+    // KVM_RUN, or any other one, so check completions_ready() before re-entering) until it is
     // empty, then the completions posted so far. IoCompletion targets get complete(res); tags go
     // to `on_tag(uint32_t tag, int32_t res)`. A completion posted from inside a callback is left
     // for the next call (check has_posted() before blocking in KVM_RUN). Must not be called from

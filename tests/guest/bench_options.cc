@@ -1,7 +1,7 @@
 #include "bench_options.h"
 
-#include "interrupts.h"
 #include "bench_stats.h"
+#include "interrupts.h"
 #include "io.h"
 
 namespace guest {
@@ -13,9 +13,8 @@ struct RwName {
 };
 
 constexpr RwName kRwNames[] = {
-    {"randread", BenchRw::kRandRead}, {"randwrite", BenchRw::kRandWrite},
-    {"read", BenchRw::kRead},         {"write", BenchRw::kWrite},
-    {"randrw", BenchRw::kRandRw},
+    {"randread", BenchRw::kRandRead}, {"randwrite", BenchRw::kRandWrite}, {"read", BenchRw::kRead},
+    {"write", BenchRw::kWrite},       {"randrw", BenchRw::kRandRw},
 };
 
 // Applies one word to *options: 0 not a bench word, 1 applied, -1 bad value.

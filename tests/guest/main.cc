@@ -27,6 +27,7 @@ constexpr Mode kModes[] = {
     {"info", mode_info},       {"reset", mode_reset},       {"poweroff", mode_poweroff},
     {"crash", mode_crash},     {"spin", mode_spin},         {"blk", mode_blk},
     {"blkinfo", mode_blkinfo}, {"blkbench", mode_blkbench}, {"smp", mode_smp},
+    {"bench", mode_bench},
 };
 
 // Words that only modify a mode (the mode reads them from the command line).
@@ -69,6 +70,10 @@ uint8_t check_cmdline(const char* cmdline, bool* has_mode) {
             *has_mode = true;
         } else if (is_option_word(word.text, word.length)) {
             // read by the modes it modifies
+        } else if (bool bad = false; is_bench_word(word.text, word.length, &bad)) {
+            if (bad) {
+                usage_error("bad bench option: ", word);
+            }
         } else {
             usage_error("unknown word: ", word);
         }

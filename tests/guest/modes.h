@@ -26,10 +26,14 @@ void mode_blk(const Context& context);       // mode_blk.cc: the virtio-blk suit
 void mode_blkinfo(const Context& context);   // mode_blkinfo.cc: virtio-blk devices described
 void mode_blkbench(const Context& context);  // mode_blkbench.cc: 4 KiB read latency, QD1/QD8
 void mode_smp(const Context& context);       // mode_smp.cc: start every vCPU
+void mode_bench(const Context& context);     // mode_bench.cc: the NVMEVM-BENCH microbenchmark
 
 // Option words a mode reads from the command line itself (noevtidx, noindirect, nomq, irq,
 // nosmp for the blk modes): main.cc accepts them and runs nothing for them.
 bool is_option_word(const char* text, size_t length);
+// The bench mode's key=value words (rw=, bs=, qd=, ...; mode_bench.cc): true if the word is
+// one, *bad when its value is not acceptable.
+bool is_bench_word(const char* text, size_t length, bool* bad);
 
 // A mode whose checks failed calls this; the guest then exits with kStatusCheckFailed
 // instead of the status= value.
