@@ -14,7 +14,8 @@
 # --check also boots the virtio-blk modes (`blk`, `blkinfo`) against QEMU's modern
 # virtio-blk-pci (disable-legacy=on) on scratch disk images: read-write with two queues,
 # read-only, without EVENT_IDX/indirect descriptors (device properties and guest words), one
-# small queue, two devices, and none.
+# small queue, two devices, and none; and `bench` (one NVMEVM-BENCH line; poll and irq, a
+# capped queue depth, buffers too big, a bad option, failed requests, no device).
 # Environment: QEMU (default qemu-system-x86_64), TIMEOUT seconds per boot (default 30).
 set -u
 
@@ -63,8 +64,30 @@ blk_checks() {  # blk_checks GUEST
     check "$g" "blkbench" 1 "+bench qd1: 2000 x 4 KiB reads" "+bench qd8: 2000 x" "-FAIL"
     check "$g" "blkbench irq" 1 "+bench qd1: 2000 x 4 KiB reads" "+bench qd8: 2000 x" \
         "+interrupts=" "-FAIL"
+    # The microbenchmark (mode_bench.cc): one NVMEVM-BENCH line, a job per vCPU and queue.
+    check "$g" "bench rw=randread bs=4096 qd=8 ops=2000 mode=poll" 1 \
+        '+NVMEVM-BENCH {"rw":"randread","bs":4096,"qd":8,"jobs":2,"mode":"poll","ops":2000,' \
+        '+"lat_ns":{"p50":' '+"errors":0}' "-FAIL" "+exit status=0"
+    check "$g" "bench rw=randwrite bs=65536 qd=4 ops=300 mode=irq jobs=1 tsc_khz=1000000" 1 \
+        "+bench: tsc_khz=1000000 (tsc_khz=)" \
+        '+NVMEVM-BENCH {"rw":"randwrite","bs":65536,"qd":4,"jobs":1,"mode":"irq","ops":300,' \
+        '-"interrupts":0,' '+"errors":0}' "-FAIL" "+exit status=0"
+    check "$g" "bench rw=read bs=512 qd=300 runtime_ms=50 nomq" 1 "+qd=300 capped at 106" \
+        '+NVMEVM-BENCH {"rw":"read","bs":512,"qd":106,"jobs":1,"mode":"poll","ops":' \
+        '+"errors":0}' "+exit status=0"
+    check "$g" "bench bs=1048576 qd=100" 3 "+bench: FAIL buffers need" "-NVMEVM-BENCH"
+    check "$g" "bench qd=0" 3 "+bad bench option: qd=0" "-NVMEVM-BENCH"
     check "$g" "blk noevtidx noindirect nomq status=4" 9 "-FAIL" "+ 0 failed" \
         "+SKIP write-read-indirect" "+SKIP mq" "+PASS sweep" "+exit status=4"
+
+    # Failed requests (QEMU's blkdebug fails every write): the line, errors counted, status 1.
+    if command -v qemu-img >/dev/null && qemu-img create -q -f qcow2 "$dir/e.qcow2" 8M; then
+        printf '[inject-error]\nevent = "write_aio"\nerrno = "5"\n' >"$dir/blkdebug.cfg"
+        EXTRA=(-drive "file=blkdebug:$dir/blkdebug.cfg:$dir/e.qcow2,if=none,id=e0,format=qcow2,werror=report"
+            -device "virtio-blk-pci,drive=e0,disable-legacy=on")
+        check "$g" "bench rw=randwrite qd=2 ops=20" 3 '+"ops":20,' '-"errors":0}' \
+            "+request(s) failed: exit status=1"
+    fi
 
     EXTRA=()
     blkdev d0 "$dir/a.img" "" ",num-queues=2,event_idx=off,indirect_desc=off,queue-size=16"
@@ -86,6 +109,7 @@ blk_checks() {  # blk_checks GUEST
     EXTRA=()
     check "$g" "blk" 7 "+blk: FAIL no modern virtio-blk device" "+exit status=3"
     check "$g" "blkinfo" 1 "+blkinfo: 0 virtio-blk device(s)" "+exit status=0"
+    check "$g" "bench" 3 "+bench: FAIL no modern virtio-blk device" "-NVMEVM-BENCH"
     rm -rf "$dir"
 }
 

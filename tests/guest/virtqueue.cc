@@ -93,7 +93,9 @@ bool Virtqueue::init(VirtioPci* transport, uint16_t index, uint16_t limit, bool 
     last_used_ = 0;
     in_flight_ = 0;
     stats_ = VirtqStats{};
-    indirect_free_ = kMaxIndirect >= 32 ? ~uint32_t{0} : (uint32_t{1} << kMaxIndirect) - 1;
+    for (uint64_t& word : indirect_free_) {
+        word = ~uint64_t{0};
+    }
     QueueMemory& m = g_memory[index];
     for (uint16_t i = 0; i < kMaxSize; ++i) {
         m.desc[i] = VirtqDesc{};
@@ -120,19 +122,37 @@ bool Virtqueue::init(VirtioPci* transport, uint16_t index, uint16_t limit, bool 
                                   address_of(m.used), msix_vector, error);
 }
 
+int Virtqueue::take_indirect_table() {
+    for (unsigned w = 0; w < kMaxIndirect / 64; ++w) {
+        if (indirect_free_[w] != 0) {
+            auto bit = static_cast<unsigned>(__builtin_ctzll(indirect_free_[w]));
+            indirect_free_[w] &= ~(uint64_t{1} << bit);
+            return static_cast<int>(w * 64 + bit);
+        }
+    }
+    return -1;
+}
+
+void Virtqueue::free_indirect_table(unsigned table) {
+    indirect_free_[table / 64] |= uint64_t{1} << (table % 64);
+}
+
 bool Virtqueue::add(const VirtqBuffer* buffers, unsigned n, bool indirect, void* token) {
     if (n == 0 || n > kMaxChain || token == nullptr) {
         return false;
     }
     unsigned ring_descriptors = indirect ? 1 : n;
-    if (ring_descriptors > num_free_ || (indirect && indirect_free_ == 0)) {
+    if (ring_descriptors > num_free_) {
+        return false;
+    }
+    int taken = indirect ? take_indirect_table() : -1;
+    if (indirect && taken < 0) {
         return false;
     }
     QueueMemory& m = g_memory[index_];
     uint16_t head = free_head_;
     if (indirect) {
-        auto table = static_cast<unsigned>(__builtin_ctz(indirect_free_));
-        indirect_free_ &= ~(uint32_t{1} << table);
+        auto table = static_cast<unsigned>(taken);
         VirtqDesc* entries = m.indirect[table];
         for (unsigned i = 0; i < n; ++i) {
             bool last = i + 1 == n;
@@ -148,7 +168,7 @@ bool Virtqueue::add(const VirtqBuffer* buffers, unsigned n, bool indirect, void*
         d.flags = kDescIndirect;
         d.next = 0;
         free_head_ = next_free_[head];
-        indirect_table_[head] = static_cast<int8_t>(table);
+        indirect_table_[head] = static_cast<int16_t>(table);
     } else {
         uint16_t at = head;
         for (unsigned i = 0; i < n; ++i) {
@@ -244,7 +264,7 @@ bool Virtqueue::pop_used(void** token, uint32_t* len, bool* bad) {
     free_head_ = head;
     num_free_ = static_cast<uint16_t>(num_free_ + chain_length_[head]);
     if (indirect_table_[head] >= 0) {
-        indirect_free_ |= uint32_t{1} << indirect_table_[head];
+        free_indirect_table(static_cast<unsigned>(indirect_table_[head]));
         indirect_table_[head] = -1;
     }
     --in_flight_;

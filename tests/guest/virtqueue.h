@@ -37,10 +37,12 @@ struct VirtqStats {
 
 class Virtqueue {
   public:
-    static constexpr unsigned kMaxQueues = 2;     // memory for queue indexes 0 and 1
-    static constexpr uint16_t kMaxSize = 256;     // ring entries the guest sets up at most
-    static constexpr unsigned kMaxChain = 18;     // buffers in one chain
-    static constexpr unsigned kMaxIndirect = 32;  // indirect tables (chains in flight)
+    static constexpr unsigned kMaxQueues = 4;   // memory for queue indexes 0 to 3
+    static constexpr uint16_t kMaxSize = 1024;  // ring entries the guest sets up at most
+    static constexpr unsigned kMaxChain = 18;   // buffers in one chain
+    // Indirect tables (chains in flight): one per ring entry, so that a benchmark can keep a
+    // whole 1024-entry ring of requests in flight.
+    static constexpr unsigned kMaxIndirect = kMaxSize;
 
     // Sets up queue `index` on the device (memory, queue_size, addresses, MSI-X vector,
     // queue_enable). The size is the largest power of two <= min(device maximum, kMaxSize,
@@ -87,12 +89,15 @@ class Virtqueue {
     uint16_t kicked_avail_idx_ = 0;  // avail idx at the last kick decision
     uint16_t last_used_ = 0;
     unsigned in_flight_ = 0;
-    uint32_t indirect_free_ = 0;  // bitmap of free indirect tables
+    // Bitmap of free indirect tables, 64 per word.
+    uint64_t indirect_free_[kMaxIndirect / 64] = {};
+    [[nodiscard]] int take_indirect_table();
+    void free_indirect_table(unsigned table);
     VirtqStats stats_;
     uint16_t next_free_[kMaxSize] = {};  // free list, kept apart from the device-read table
     void* tokens_[kMaxSize] = {};
-    uint8_t chain_length_[kMaxSize] = {};   // descriptors used in the ring for the chain
-    int8_t indirect_table_[kMaxSize] = {};  // -1: direct chain
+    uint8_t chain_length_[kMaxSize] = {};    // descriptors used in the ring for the chain
+    int16_t indirect_table_[kMaxSize] = {};  // -1: direct chain
 };
 
 }  // namespace guest
