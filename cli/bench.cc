@@ -126,9 +126,7 @@ int run_bench(const BenchOptions& given, std::ostream& out, std::ostream& err,
     }
 
     const uint64_t tsc_khz = env.tsc_khz ? env.tsc_khz() : probe_tsc_khz();
-    // Temporary, until the test guest's `bench` mode exists everywhere: its `blkbench` mode.
-    config.cmdline = o.stub_blkbench ? std::string(o.mode == "irq" ? "blkbench irq" : "blkbench")
-                                     : bench_guest_words(o, tsc_khz);
+    config.cmdline = bench_guest_words(o, tsc_khz);
     config.kernel = o.guest.empty() ? std::filesystem::path("(built-in test guest)") : o.guest;
     config.kernel_image = guest;
     const ConsoleCapture console;
@@ -165,13 +163,11 @@ int run_bench(const BenchOptions& given, std::ostream& out, std::ostream& err,
             << ") without a result; the guest's console ended with:\n"
             << tail(text);
         if (text.find("unknown word: bench") != std::string::npos)
-            err << kError << "this test guest has no `bench` mode (try --stub-blkbench)\n";
+            err << kError << "this test guest has no `bench` mode\n";
         return outcome.end == VmEnd::guest_status ? exit_code::vmm_error : exit_code_for(outcome);
     }
     std::string error;
-    const std::optional<BenchResult> result = o.stub_blkbench
-                                                  ? parse_blkbench_output(text, tsc_khz, error)
-                                                  : parse_bench_output(text, error);
+    const std::optional<BenchResult> result = parse_bench_output(text, error);
     if (!result) {
         err << kError << error << "; the guest's console ended with:\n" << tail(text);
         return exit_code::vmm_error;

@@ -93,9 +93,6 @@ void add_bench_options(CLI::App& app, BenchOptions& o) {
     app.add_flag_function(
         "--no-seccomp", [&o](int64_t) { o.seccomp = false; },
         "Do not confine nvmevm's threads with seccomp");
-    app.add_flag("--stub-blkbench", o.stub_blkbench,
-                 "Temporary: run the guest's `blkbench` mode (QD8 reads) for a guest without "
-                 "`bench`");
 }
 
 std::string finish_bench_options(BenchOptions& o, uint32_t vcpus) {

@@ -33,7 +33,6 @@ struct BenchOptions {
     bool json = false;                   // one JSON object on stdout instead of the summary
     bool seccomp = true;                 // --no-seccomp
     bool progress = true;                // --no-progress
-    bool stub_blkbench = false;          // --stub-blkbench (temporary, see bench.cc)
 };
 
 inline constexpr uint64_t kDefaultBenchRuntimeMs = 5000;

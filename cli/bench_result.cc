@@ -1,7 +1,6 @@
 #include "cli/bench_result.h"
 
 #include <cctype>
-#include <cstdio>
 #include <cstdlib>
 #include <map>
 
@@ -157,37 +156,6 @@ std::optional<BenchResult> parse_bench_output(std::string_view console, std::str
     r.kicks = count("kicks");
     r.interrupts = count("interrupts");
     r.errors = count("errors");
-    return r;
-}
-
-std::optional<BenchResult> parse_blkbench_output(std::string_view console, uint64_t tsc_khz,
-                                                 std::string& error) {
-    const std::string_view line = find_tagged(console, "bench qd8: ");
-    unsigned long long requests = 0, cycles = 0, kicks = 0;
-    if (line.empty() || tsc_khz == 0 ||
-        std::sscanf(std::string(line).c_str(),
-                    "%llu x 4 KiB reads, %llu cycles/request, kicks=%llu", &requests, &cycles,
-                    &kicks) != 3 ||
-        requests == 0) {
-        error = "the guest printed no `blkbench` qd8 line";
-        return std::nullopt;
-    }
-    BenchResult r;
-    r.stub = true;
-    r.rw = "randread";
-    r.mode = console.find("interrupts=") != std::string_view::npos ? "irq" : "poll";
-    r.bs = 4096;
-    r.qd = 8;
-    r.jobs = 1;
-    r.ops = requests;
-    const double ns_per_request = static_cast<double>(cycles) * 1e6 / static_cast<double>(tsc_khz);
-    r.elapsed_ns = static_cast<uint64_t>(ns_per_request * static_cast<double>(requests));
-    r.iops = 1e9 / ns_per_request;
-    r.mbps = r.iops * 4096 / 1e6;
-    const double round = ns_per_request * 8;
-    r.lat_ns = {round, round, round, round};
-    r.kicks = kicks;
-    r.json = "{}";
     return r;
 }
 

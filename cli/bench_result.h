@@ -24,8 +24,7 @@ struct BenchResult {
     double mbps = 0;  // 10^6 bytes per second, as fio's MB/s
     BenchLatency lat_ns;
     uint64_t kicks = 0, interrupts = 0, errors = 0;
-    std::string json;   // the guest's object as it printed it
-    bool stub = false;  // made up from `blkbench` output (--stub-blkbench), not a `bench` run
+    std::string json;  // the guest's object as it printed it
 };
 
 // Finds the NVMEVM-BENCH line in `console` (anywhere in a line, so that a prefix the guest
@@ -34,12 +33,5 @@ struct BenchResult {
 // p999/max. Unknown fields are ignored (the guest may add some).
 [[nodiscard]] std::optional<BenchResult> parse_bench_output(std::string_view console,
                                                             std::string& error);
-
-// Temporary (--stub-blkbench): the `blkbench` mode's "qd8" line ("... N x 4 KiB reads, C
-// cycles/request, kicks=K ...") as a BenchResult, the TSC turned into time with `tsc_khz`.
-// Latencies are the mean time of a round of 8, the same for every percentile.
-[[nodiscard]] std::optional<BenchResult> parse_blkbench_output(std::string_view console,
-                                                               uint64_t tsc_khz,
-                                                               std::string& error);
 
 }  // namespace nvmevm

@@ -83,7 +83,6 @@ TEST(BenchLine, ParsesTheGuestsObject) {
     EXPECT_EQ(r->kicks, 250u);
     EXPECT_EQ(r->json.front(), '{');
     EXPECT_EQ(r->json.back(), '}');
-    EXPECT_FALSE(r->stub);
 }
 
 TEST(BenchLine, FoundAfterALinePrefixAndUnknownFieldsIgnored) {
@@ -114,20 +113,6 @@ TEST(BenchLine, SaysWhatIsWrong) {
     fails("NVMEVM-BENCH {\"ops\":1,", "bad JSON");
     fails("NVMEVM-BENCH not json", "bad JSON");
     fails(std::string(kGuestLine) + "\n" + kGuestLine + "\n", "more than one");
-}
-
-TEST(BenchLine, StubReadsTheBlkbenchQd8Line) {
-    std::string error;
-    const auto r = parse_blkbench_output(
-        "blk 00:02 bench qd1: 2000 x 4 KiB reads, 100000 cycles/request, kicks=2000 "
-        "suppressed=0\nblk 00:02 bench qd8: 2000 x 4 KiB reads, 20000 cycles/request, "
-        "kicks=250 suppressed=1750\n",
-        2000000, error);
-    ASSERT_TRUE(r) << error;
-    EXPECT_TRUE(r->stub);
-    EXPECT_EQ(r->ops, 2000u);
-    EXPECT_DOUBLE_EQ(r->iops, 100000);  // 20000 cycles at 2 GHz: 10 us per request
-    EXPECT_EQ(r->kicks, 250u);
 }
 
 struct Result {

@@ -206,17 +206,20 @@ int32_t NvmeBlockEngine::queue_command(Request& request, const nvme::Command& cm
 }
 
 void NvmeBlockEngine::on_complete(Request& request, int32_t result) noexcept {
-    if (result < 0 && request.fixed && fixed_ok_ &&
+    if (result < 0 && request.fixed &&
         (result == -EINVAL || result == -EOPNOTSUPP || result == -EFAULT)) {
-        // A kernel without fixed-buffer passthrough (before 6.1) refuses the flag: go on without
-        // it, for this command and every later one.
-        fixed_ok_ = false;
-        // Linux 6.1 refuses it with EINVAL for guest RAM registered as one large buffer (its
-        // bvec check counts every page left in the buffer); later kernels take it.
-        logf(LogLevel::info,
-             "nvme %s: fixed-buffer passthrough refused by this kernel (%s); using "
-             "unregistered buffers",
-             ns_.info.generic_path.c_str(), std::strerror(-result));
+        // A kernel without fixed-buffer passthrough refuses the flag: go on without it, for
+        // this command and every later one. Commands already in flight with the flag come back
+        // refused too: each is resent (not only the first), or all but one would fail.
+        if (fixed_ok_) {
+            fixed_ok_ = false;
+            // Linux 6.1 refuses it with EINVAL for guest RAM registered as one large buffer (its
+            // bvec check counts every page left in the buffer); later kernels take it.
+            logf(LogLevel::info,
+                 "nvme %s: fixed-buffer passthrough refused by this kernel (%s); using "
+                 "unregistered buffers",
+                 ns_.info.generic_path.c_str(), std::strerror(-result));
+        }
         const int32_t rc = queue_command(request, request.cmd, false, -1);
         if (rc == 1) return;
         result = rc;

@@ -23,7 +23,8 @@ Backends: `null` (nvmevm's null engine; QEMU's null-co with read-zeroes) and `sh
 Outputs (in --out): results.json (every run and the medians), results.md (the table),
 <backend>-<rw>-<N>vcpu-<mode>.dat and .svg (gnuplot: IOPS and p50/p99 latency against queue
 depth). Read ratios, not absolute figures: these machines are shared and noisy
-(docs/benchmarks.md).
+(docs/benchmarks.md). A run that ends without a result does not stop the script: it is left out
+of the medians and listed in results.json ("failures") and under the table.
 """
 import argparse
 import json
@@ -59,21 +60,14 @@ def run(argv, timeout_s):
                 usage.ru_utime + usage.ru_stime)
 
 
+class RunFailed(Exception):
+    """One benchmark run that ended without a result: recorded, and the run goes on."""
+
+
 def parse_bench_line(text):
     """The guest's `NVMEVM-BENCH {json}` line as a dict, or None."""
     m = re.search(r"NVMEVM-BENCH (\{.*\})", text)
     return json.loads(m.group(1)) if m else None
-
-
-def parse_blkbench_stub(text, tsc_khz):
-    """Temporary (--stub): the `blkbench` qd8 line, as nvmevm's --stub-blkbench reads it."""
-    m = re.search(r"bench qd8: (\d+) x 4 KiB reads, (\d+) cycles/request, kicks=(\d+)", text)
-    if not m:
-        return None
-    ops, cycles = int(m.group(1)), int(m.group(2))
-    ns = cycles * 1e6 / tsc_khz
-    return {"ops": ops, "elapsed_ns": ns * ops, "iops": 1e9 / ns, "kicks": int(m.group(3)),
-            "lat_ns": {k: ns * 8 for k in ("p50", "p99", "p999", "max")}}
 
 
 class Bench:
@@ -112,11 +106,9 @@ class Bench:
         argv = [self.nvmevm, "bench", *target, "--rw", c["rw"], "--bs", "4k", "--qd", str(c["qd"]),
                 "--vcpus", str(c["vcpus"]), "--jobs", str(c["vcpus"]), "--mode", c["mode"],
                 "--runtime", str(a.runtime), "--memory", str(a.memory), "--json", "--no-progress"]
-        if a.stub:
-            argv.append("--stub-blkbench")
         rc, out, err, cpu = run(argv, a.runtime + 120)
         if rc != 0:
-            sys.exit(f"nvmevm bench exited {rc}:\n{' '.join(argv)}\n{out}{err}")
+            raise RunFailed(f"nvmevm bench exited {rc}:\n{' '.join(argv)}\n{out}{err}")
         r = json.loads(out)
         self.words[(c["rw"], c["qd"], c["vcpus"], c["mode"])] = (r["guest_cmdline"], r["tsc_khz"])
         return {"iops": r["iops"], "ops": r["ops"], "lat_ns": r["lat_ns"], "cpu_s": cpu,
@@ -155,13 +147,14 @@ class Bench:
                 "-device", "isa-debug-exit,iobase=0x610,iosize=4"]
 
     def qemu_bench(self, c):
-        words, tsc_khz = self.words[(c["rw"], c["qd"], c["vcpus"], c["mode"])]
+        words, _ = self.words[(c["rw"], c["qd"], c["vcpus"], c["mode"])]
         argv = self.qemu_argv(c["backend"], c["vcpus"], words, c["qd"])
         rc, out, err, cpu = run(argv, self.args.runtime + 180)
-        r = parse_blkbench_stub(out, tsc_khz) if self.args.stub else parse_bench_line(out)
+        r = parse_bench_line(out)
         # isa-debug-exit: QEMU exits with (status << 1) | 1; the guest's status 0 gives 1.
         if rc != 1 or r is None:
-            sys.exit(f"QEMU exited {rc} without a result:\n{' '.join(argv)}\n{out[-3000:]}{err}")
+            raise RunFailed(
+                f"QEMU exited {rc} without a result:\n{' '.join(argv)}\n{out[-3000:]}{err}")
         return {"iops": r["iops"], "ops": r["ops"], "lat_ns": r["lat_ns"], "cpu_s": cpu,
                 "kicks_per_request": r["kicks"] / r["ops"] if r.get("kicks") is not None
                 and r["ops"] else None}
@@ -348,8 +341,6 @@ def main():
                     help="`hello` boots per VMM and machine shape, for the boot CPU baseline")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--out", default="bench-results")
-    ap.add_argument("--stub", action="store_true",
-                    help="temporary: the guest's `blkbench` mode (QD8 reads) instead of `bench`")
     args = ap.parse_args()
     args.build = os.path.abspath(args.build)
     if args.quick:
@@ -365,6 +356,7 @@ def main():
 
     bench = Bench(args)
     rows = []
+    failures = []  # runs that ended without a result: in results.json and under the table
     host_done = {}
     configs = list(matrix(args))
     started = time.monotonic()
@@ -387,7 +379,16 @@ def main():
                             host_done[key] = bench.host_fio(c)
                         r = dict(host_done[key])
                     else:
-                        r = bench.nvmevm_bench(c) if system == "nvmevm" else bench.qemu_bench(c)
+                        try:
+                            r = (bench.nvmevm_bench(c) if system == "nvmevm"
+                                 else bench.qemu_bench(c))
+                        except RunFailed as e:
+                            print(f"bench-compare: FAILED: {e}", file=sys.stderr)
+                            failures.append({**c, "system": system, "round": rep,
+                                             "error": str(e)})
+                            if system == "nvmevm":
+                                break  # QEMU needs the words nvmevm reports
+                            continue
                         boot = bench.boot_baseline(system, c["backend"], c["vcpus"])
                         r["boot_cpu_s"] = boot
                         r["bench_cpu_s"] = max(r["cpu_s"] - boot, 1e-6)
@@ -397,12 +398,16 @@ def main():
 
     summary = summarize(rows)
     table = markdown(summary, args)
+    for f in failures:
+        first = f["error"].splitlines()[0]
+        table += (f"\nFAILED (left out of the medians): {f['system']} {f['backend']} {f['rw']} "
+                  f"{f['vcpus']} vCPU {f['mode']} QD{f['qd']}, round {f['round'] + 1}: {first}\n")
     print(table)
     with open(os.path.join(args.out, "results.md"), "w") as f:
         f.write(table)
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump({"args": {k: v for k, v in vars(args).items()}, "summary": summary,
-                   "runs": rows, "boot_cpu_s": {"/".join(map(str, k)): v
+                   "runs": rows, "failures": failures, "boot_cpu_s": {"/".join(map(str, k)): v
                                                 for k, v in bench.boot_cpu.items()}},
                   f, indent=1)
     plots(summary, args)

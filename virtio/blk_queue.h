@@ -62,6 +62,8 @@ class BlkQueue {
     // True once the ring turned out corrupt: the transport must set DEVICE_NEEDS_RESET.
     [[nodiscard]] bool broken() const { return broken_.load(std::memory_order_relaxed); }
     [[nodiscard]] const BlkQueueStats& stats() const { return stats_; }
+    // Requests submitted to the engine and not completed yet.
+    [[nodiscard]] bool busy() const { return in_flight_.load(std::memory_order_relaxed) != 0; }
 
   private:
     // A request between submission and completion. Slots are taken from a free list (not
@@ -99,7 +101,8 @@ class BlkQueue {
     // the guest actually uses) and reused; at most kMaxSlots exist.
     std::vector<std::unique_ptr<InFlight>> slots_;
     std::vector<InFlight*> free_slots_;
-    uint32_t in_flight_ = 0;
+    // Written under mutex_; read without it by busy() (a stale answer only delays a watchdog).
+    std::atomic<uint32_t> in_flight_{0};
     bool used_pending_ = false;     // entries pushed since the last publish
     bool notifications_on_ = true;  // whether the driver is asked to kick us
     std::atomic<bool> broken_{false};

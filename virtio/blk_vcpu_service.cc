@@ -68,6 +68,12 @@ void BlkVcpuService::register_buffers_once() noexcept {
     }
 }
 
+bool BlkVcpuService::busy() const noexcept {
+    for (const Owned& owned : queues_)
+        if (owned.queue->busy()) return true;
+    return false;
+}
+
 void BlkVcpuService::service() noexcept {
     if (queues_.empty()) return;
     for (unsigned round = 0; round < kMaxRounds; ++round) {

@@ -30,6 +30,7 @@ class BlkVcpuService final : public VcpuWork {
 
     void start() override;
     void service() noexcept override;
+    [[nodiscard]] bool busy() const noexcept override;
 
   private:
     struct Owned {

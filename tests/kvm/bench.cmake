@@ -3,10 +3,5 @@
 add_test(NAME kvm.bench.null_json
   COMMAND ${EXPECT} 0 "\"iops\":[1-9][0-9]*\\." -- $<TARGET_FILE:nvmevm> bench --null 64
     --ops 2000 --qd 8 --json --no-progress)
-# Temporary, with --stub-blkbench (remove both once every guest has `bench`): the same path
-# through the guest's older `blkbench` mode.
-add_test(NAME kvm.bench.stub_blkbench
-  COMMAND ${EXPECT} 0 "\"iops\":[1-9][0-9]*\\." -- $<TARGET_FILE:nvmevm> bench --null 64
-    --json --no-progress --stub-blkbench)
-set_tests_properties(kvm.bench.null_json kvm.bench.stub_blkbench
+set_tests_properties(kvm.bench.null_json
   PROPERTIES LABELS kvm SKIP_RETURN_CODE 77 TIMEOUT 90)
