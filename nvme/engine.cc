@@ -156,12 +156,12 @@ int32_t NvmeBlockEngine::issue_range(Request& request) noexcept {
     const uint64_t bytes = left < max_bytes ? left : max_bytes;
     const uint64_t offset = request.io.offset + request.position;
     nvme::Command cmd;
-    // Write Zeroes without Deallocate: the request does not say whether the guest allowed
-    // unmapping (BlockIo carries no such flag), and zeroes written are always correct.
+    // Write Zeroes with Deallocate only where the guest allowed unmapping (virtio's UNMAP flag):
+    // a deallocated range reads back as zeroes on a namespace that reports it (DLFEAT).
     const nvme::BuildError error =
         discard ? nvme::build_deallocate(format, offset, bytes, request.range,
                                          reinterpret_cast<uintptr_t>(&request.range), cmd)
-                : nvme::build_write_zeroes(format, offset, bytes, false, cmd);
+                : nvme::build_write_zeroes(format, offset, bytes, request.io.may_unmap, cmd);
     if (error != nvme::BuildError::none) {
         logf_limited(log_limit_, LogLevel::warn, "nvme %s: %s of %llu bytes at byte %llu: %s",
                      ns_.info.generic_path.c_str(), op_name(request.io.op),

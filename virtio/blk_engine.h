@@ -40,6 +40,9 @@ struct BlockIo {
     // read/write: the data buffers in guest RAM, already translated and checked by the request
     // parser, in order.
     std::span<const iovec> segments;
+    // write_zeroes: the driver allows the range to be deallocated (virtio's
+    // VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP); the NVMe engine then sets DEAC.
+    bool may_unmap = false;
 
     [[nodiscard]] static BlockIo read(uint64_t offset, std::span<const iovec> segments) {
         return {BlockOp::read, offset, 0, segments};
@@ -51,8 +54,9 @@ struct BlockIo {
     [[nodiscard]] static BlockIo discard(uint64_t offset, uint64_t length) {
         return {BlockOp::discard, offset, length, {}};
     }
-    [[nodiscard]] static BlockIo write_zeroes(uint64_t offset, uint64_t length) {
-        return {BlockOp::write_zeroes, offset, length, {}};
+    [[nodiscard]] static BlockIo write_zeroes(uint64_t offset, uint64_t length,
+                                              bool may_unmap = false) {
+        return {BlockOp::write_zeroes, offset, length, {}, may_unmap};
     }
 };
 

@@ -145,7 +145,7 @@ bool BlkQueue::submit_next_range_locked(InFlight& slot) noexcept {
     const uint64_t length = uint64_t{range.num_sectors} << kVirtioBlkSectorShift;
     engine_->submit(slot.request.type() == BlkRequestType::discard
                         ? BlockIo::discard(offset, length)
-                        : BlockIo::write_zeroes(offset, length),
+                        : BlockIo::write_zeroes(offset, length, range.unmap),
                     &slot);
     return true;
 }
