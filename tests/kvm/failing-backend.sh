@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Failing backends (docs/robustness.md): the guest must get VIRTIO_BLK_S_IOERR for requests the
+# host cannot do, never a hang, and nvmevm must keep serving the other requests and log the
+# failures at a rate limit.
+#   failing-backend.sh NVMEVM GUEST full-disk     a sparse 8 MiB drive file on a 2 MiB tmpfs:
+#                                                 writes past the real space fail with ENOSPC
+#   failing-backend.sh NVMEVM GUEST bad-sectors   a device-mapper drive whose sectors
+#                                                 [8192, 8256) are an `error` target (EIO)
+# Needs root (mount, losetup, dmsetup). Exits 77 (ctest: skipped) when there is no usable
+# /dev/kvm, or when mounting a tmpfs / device-mapper is not available here.
+set -uo pipefail
+nvmevm=$(realpath "$1") guest=$(realpath "$2") what=$3
+if [ ! -c /dev/kvm ] || ! [ -r /dev/kvm ] || ! [ -w /dev/kvm ]; then
+  echo "no usable /dev/kvm: skipped"
+  exit 77
+fi
+work=$(mktemp -d)
+mnt="" loop="" dmname=""
+cleanup() {
+  [ -n "$dmname" ] && dmsetup remove "$dmname" 2>/dev/null
+  [ -n "$loop" ] && losetup -d "$loop" 2>/dev/null
+  [ -n "$mnt" ] && umount "$mnt" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# run_guest DRIVE CMDLINE EXPECTED_RC: runs the test guest on one drive; output in $out.
+out=$work/out.log
+run_guest() {
+  cat >"$work/vm.toml" <<TOML
+[machine]
+vcpus = 1
+memory_mib = 64
+[boot]
+kernel = "$guest"
+cmdline = "$2"
+[[drive]]
+id = "d0"
+path = "$1"
+TOML
+  timeout 120 "$nvmevm" --log-level info run --config "$work/vm.toml" >"$out" 2>&1
+  local rc=$?
+  # The log lines of failed requests are shown counted, not one by one.
+  grep -v "I/O error" "$out"
+  echo "(\"I/O error\" log lines: $(grep -c "I/O error" "$out"))"
+  if [ "$rc" -ne "$3" ]; then
+    echo "FAIL: '$2' exited $rc, expected $3" >&2
+    [ "$rc" -eq 124 ] && echo "FAIL: nvmevm hung (timeout)" >&2
+    fail=1
+  fi
+}
+# bench_field NAME: the value of NAME in the guest's NVMEVM-BENCH line.
+bench_field() {
+  grep -o 'NVMEVM-BENCH .*' "$out" | grep -o "\"$1\":[0-9]*" | head -1 | cut -d: -f2
+}
+host_errors() { grep -o 'blk_errors=[0-9]*' "$out" | tail -1 | cut -d= -f2; }
+
+fail=0
+case $what in
+full-disk)
+  mnt=$work/mnt
+  mkdir -p "$mnt"
+  if ! mount -t tmpfs -o size=2m tmpfs "$mnt" 2>"$work/mount.err"; then
+    cat "$work/mount.err"
+    mnt=""
+    echo "cannot mount a tmpfs here (needs root): skipped"
+    exit 77
+  fi
+  disk=$mnt/disk.img
+  truncate -s 8M "$disk"
+  ops=4000
+  # 4000 random 4 KiB writes over 8 MiB touch about 1600 distinct blocks (6 MiB): those past
+  # the 2 MiB of real space fail with ENOSPC; overwrites of blocks already allocated succeed.
+  echo "== randwrite on a sparse 8 MiB file on a full 2 MiB tmpfs: expect exit 17, errors > 0"
+  run_guest "$disk" "bench rw=randwrite ops=$ops qd=8" 17
+  errors=$(bench_field errors) lines=$(grep -c "I/O error" "$out")
+  echo "guest errors=$errors of $ops, host blk_errors=$(host_errors), log lines=$lines"
+  grep -q "No space left on device" "$out" || { echo "FAIL: no ENOSPC logged" >&2; fail=1; }
+  if [ -z "$errors" ] || [ "$errors" -le 0 ]; then
+    echo "FAIL: the guest saw no failed request" >&2; fail=1
+  elif [ "$errors" -ge "$ops" ]; then
+    echo "FAIL: every request failed: nvmevm stopped serving writes that fit" >&2; fail=1
+  fi
+  [ "$(host_errors)" = "$errors" ] || { echo "FAIL: host blk_errors != guest errors" >&2; fail=1; }
+  if [ "$lines" -lt 1 ] || [ "$lines" -gt 100 ]; then
+    echo "FAIL: $lines 'I/O error' log lines, expected 1..100 (rate-limited)" >&2; fail=1
+  fi
+  [ "$(df --output=avail "$mnt" | tail -1)" -eq 0 ] || { echo "FAIL: the tmpfs is not full" >&2; fail=1; }
+  # The full disk still serves reads (O_DIRECT, allocated and sparse blocks alike) and flushes.
+  echo "== reads on the full disk: expect exit 16"
+  run_guest "$disk" "blkbench bench rw=randread ops=$ops qd=8" 16
+  [ "$(bench_field errors)" = "0" ] || { echo "FAIL: reads failed on the full disk" >&2; fail=1; }
+  ;;
+bad-sectors)
+  if ! command -v dmsetup >/dev/null || ! command -v losetup >/dev/null; then
+    echo "dmsetup or losetup missing (package dmsetup / mount): skipped"
+    exit 77
+  fi
+  img=$work/disk.img
+  truncate -s 8M "$img"
+  if ! loop=$(losetup -f --show "$img" 2>"$work/dm.err"); then
+    cat "$work/dm.err"; loop=""
+    echo "no loop devices here: skipped"
+    exit 77
+  fi
+  # Sectors [8192, 8256) (32 KiB at byte 4 MiB) fail with EIO; the rest maps to the loop device.
+  dmname=nvmevm-bad-$$
+  if ! printf '0 8192 linear %s 0\n8192 64 error\n8256 8128 linear %s 8256\n' "$loop" "$loop" |
+      dmsetup create "$dmname" 2>"$work/dm.err"; then
+    cat "$work/dm.err"; dmname=""
+    echo "device-mapper is not available here: skipped"
+    exit 77
+  fi
+  dev=/dev/mapper/$dmname
+  [ -b "$dev" ] || { udevadm settle 2>/dev/null; sleep 1; }
+  # Sequential 4 KiB reads cover the 8 MiB drive once (2048 requests): exactly the 8 requests
+  # inside the error range fail, the 2040 others succeed.
+  echo "== sequential reads across the drive: expect exit 17 and errors == 8"
+  run_guest "$dev" "bench rw=read bs=4096 ops=2048 qd=8" 17
+  errors=$(bench_field errors)
+  echo "guest errors=$errors of 2048, host blk_errors=$(host_errors)"
+  [ "$errors" = "8" ] || { echo "FAIL: expected 8 failed reads, got '$errors'" >&2; fail=1; }
+  grep -q "I/O error at byte 41[0-9][0-9][0-9][0-9][0-9]: Input/output error" "$out" ||
+    { echo "FAIL: no EIO near byte 4 MiB logged" >&2; fail=1; }
+  # Reads that stay clear of the range all succeed.
+  echo "== reads of the first 4 MiB only: expect exit 16"
+  run_guest "$dev" "bench rw=read bs=4096 ops=1024 qd=8" 16
+  ;;
+*) echo "unknown case $what" >&2; exit 2 ;;
+esac
+[ $fail -eq 0 ] && echo "ok: $what"
+exit $fail
