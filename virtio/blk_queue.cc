@@ -65,7 +65,17 @@ unsigned BlkQueue::drain_locked(bool& became_broken) {
     if (!queue_.enabled() || queue_.broken() || engine_ == nullptr) return 0;
     unsigned taken = 0;
     for (;;) {
-        if (!queue_.has_available()) break;
+        if (!queue_.has_available()) {
+            // has_available() also finds an avail index running ahead of the ring (it marks the
+            // queue broken and says "nothing"): the driver must hear about it.
+            if (queue_.broken() && !broken_.load(std::memory_order_relaxed)) {
+                logf_limited(log_limit_, LogLevel::warn, "drive %s queue %u: %s; needs reset",
+                             drive_.name.c_str(), index_, describe(queue_.error()));
+                broken_.store(true, std::memory_order_relaxed);
+                became_broken = true;
+            }
+            break;
+        }
         InFlight* slot = take_slot_locked();
         if (slot == nullptr) break;  // every slot busy: leave the chain in the ring for later
         const PopResult popped = queue_.pop(chain_);

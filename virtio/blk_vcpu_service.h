@@ -31,6 +31,9 @@ class BlkVcpuService final : public VcpuWork {
     void start() override;
     void service() noexcept override;
     [[nodiscard]] bool busy() const noexcept override;
+    [[nodiscard]] bool pending() const noexcept override {
+        return ring_.completions_ready() || ring_.has_posted();
+    }
 
   private:
     struct Owned {

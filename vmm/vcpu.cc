@@ -152,7 +152,14 @@ void Vcpu::run(IoBus& pio, IoBus& mmio, VmControl& control, const std::atomic<bo
             logf(LogLevel::warn, "vcpu %u: no I/O watchdog timer: %s", index_,
                  std::strerror(errno));
     }
+    // Arming the doorbell polls can complete them at once (a kick that came before this thread
+    // started), with no task work to interrupt KVM_RUN: look before the first entry.
+    if (work != nullptr) work->service();
     while (!stopping.load(std::memory_order_acquire)) {
+        if (work != nullptr && work->pending()) {
+            work->service();
+            update_watchdog(*work);
+        }
         ++counters_.runs;
         if (::ioctl(fd_.get(), KVM_RUN, 0) < 0) {
             if (errno == EINTR || errno == EAGAIN) {

@@ -20,6 +20,10 @@ class VcpuWork {
     // to stop the next KVM_RUN, and a guest that polls never exits. While busy, the vCPU loop
     // keeps a watchdog timer that interrupts KVM_RUN every few milliseconds.
     [[nodiscard]] virtual bool busy() const noexcept = 0;
+    // True when completions are waiting to be handled (a cheap look at the io_uring CQ ring).
+    // The vCPU loop asks right before every KVM_RUN, to make the window in which a completion
+    // can slip past it as small as possible.
+    [[nodiscard]] virtual bool pending() const noexcept = 0;
 };
 
 }  // namespace nvmevm

@@ -27,6 +27,7 @@ void mode_blkinfo(const Context& context);   // mode_blkinfo.cc: virtio-blk devi
 void mode_blkbench(const Context& context);  // mode_blkbench.cc: 4 KiB read latency, QD1/QD8
 void mode_smp(const Context& context);       // mode_smp.cc: start every vCPU
 void mode_bench(const Context& context);     // mode_bench.cc: the NVMEVM-BENCH microbenchmark
+void mode_hostile(const Context& context);   // mode_hostile.cc: malformed input to virtio-blk
 
 // Option words a mode reads from the command line itself (noevtidx, noindirect, nomq, irq,
 // nosmp for the blk modes): main.cc accepts them and runs nothing for them.
