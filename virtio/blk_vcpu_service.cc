@@ -14,6 +14,9 @@ namespace {
 constexpr unsigned kMaxRounds = 8;
 // The reap tag of the async-completion eventfd poll; queue doorbells use the queue's position.
 constexpr uint32_t kAsyncCompletionTag = 0x7fff'ffff;
+// The reap tag of the watchdog timeout, and its period.
+constexpr uint32_t kWatchdogTag = 0x7fff'fffe;
+constexpr uint64_t kWatchdogNs = 2'000'000;
 }  // namespace
 
 BlkVcpuService::BlkVcpuService(const GuestMemory& memory, unsigned ring_entries,
@@ -68,6 +71,18 @@ void BlkVcpuService::register_buffers_once() noexcept {
     }
 }
 
+// While requests are in flight, a 2 ms io_uring timeout stays queued on this ring. A completion
+// normally ends KVM_RUN by itself (task work), but its task work can run while this thread is
+// out of KVM_RUN (on the return from an interrupt between the last look at the CQ and KVM_RUN),
+// and then nothing stops the next KVM_RUN: a guest that polls would wait forever. The timeout's
+// own completion ends KVM_RUN at the latest 2 ms later. It is a request on the same ring, not a
+// signal: signals interfere with io_uring's worker creation on Linux 6.1 (ECANCELED writes).
+void BlkVcpuService::arm_watchdog_if_busy() noexcept {
+    if (watchdog_armed_ || !busy()) return;
+    ring_.arm_timeout(kWatchdogNs, kWatchdogTag);
+    watchdog_armed_ = ring_.submit() >= 0;
+}
+
 bool BlkVcpuService::busy() const noexcept {
     for (const Owned& owned : queues_)
         if (owned.queue->busy()) return true;
@@ -78,7 +93,9 @@ void BlkVcpuService::service() noexcept {
     if (queues_.empty()) return;
     for (unsigned round = 0; round < kMaxRounds; ++round) {
         // Kick CQEs carry nothing we need: every owned queue is drained below anyway.
-        unsigned progress = ring_.reap([](uint32_t, int32_t) noexcept {});
+        unsigned progress = ring_.reap([this](uint32_t tag, int32_t) noexcept {
+            if (tag == kWatchdogTag) watchdog_armed_ = false;
+        });
         for (Owned& owned : queues_) {
             const unsigned taken = owned.queue->drain();
             if (taken != 0 && !buffers_registered_) register_buffers_once();
@@ -93,8 +110,12 @@ void BlkVcpuService::service() noexcept {
         // clears the flag that would have made the next KVM_RUN return at once. Look at the CQ
         // once more, or that completion waits for the vCPU's next exit, which a halted guest
         // never makes (found with the guest's `blk irq`, 1 run in 10).
-        if (!more && !ring_.completions_ready() && !ring_.has_posted()) return;
+        if (!more && !ring_.completions_ready() && !ring_.has_posted()) {
+            arm_watchdog_if_busy();
+            return;
+        }
     }
+    arm_watchdog_if_busy();
     // Out of rounds with work left: publish what is done, and have the queue's own doorbell
     // bring this thread back right after the guest had a turn (its poll fires, the task work
     // interrupts KVM_RUN). Returning without that would strand chains that the driver added

@@ -47,6 +47,9 @@ class BlkVcpuService final : public VcpuWork {
     IoRing ring_;
     std::vector<Owned> queues_;
     std::vector<std::pair<const VirtioBlk*, std::unique_ptr<BlockEngine>>> engines_;
+    void arm_watchdog_if_busy() noexcept;
+
+    bool watchdog_armed_ = false;
     bool buffers_registered_ = false;
     bool buffers_failed_ = false;
 };

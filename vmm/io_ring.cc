@@ -90,6 +90,15 @@ void IoRing::poll_multishot(int fd, uint32_t tag) {
     polls_.push_back({fd, tag});
 }
 
+void IoRing::arm_timeout(uint64_t ns, uint32_t tag) noexcept {
+    io_uring_sqe* sqe = get_sqe();
+    if (sqe == nullptr) return;
+    timeout_.tv_sec = static_cast<int64_t>(ns / 1'000'000'000);
+    timeout_.tv_nsec = static_cast<long long>(ns % 1'000'000'000);
+    io_uring_prep_timeout(sqe, &timeout_, 0, 0);
+    io_uring_sqe_set_data64(sqe, RingData::of_tag(tag));
+}
+
 void IoRing::register_async_completion_eventfd() {
     if (async_eventfd_) return;
     UniqueFd efd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));

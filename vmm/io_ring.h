@@ -105,6 +105,11 @@ class IoRing {
     // FLUSH would hang. An eventfd registered for async completions only
     // (IORING_REGISTER_EVENTFD_ASYNC) is polled on this same ring; that poll's completion is
     // ordinary task work, which ends KVM_RUN, and is not itself async, so it does not re-fire.
+    // Queues a one-shot timeout of `ns` nanoseconds whose expiry comes back through reap's
+    // on_tag as `tag` (res -ETIME). At most one at a time per ring (the timespec lives here).
+    // Like every completion it ends KVM_RUN through task work.
+    void arm_timeout(uint64_t ns, uint32_t tag) noexcept;
+
     // Setup (any thread): creates and registers the eventfd. Then, on the owning thread, arm
     // it with poll_multishot(async_completion_eventfd(), tag).
     void register_async_completion_eventfd();
@@ -180,6 +185,7 @@ class IoRing {
         uint32_t tag;
     };
 
+    __kernel_timespec timeout_{};
     UniqueFd async_eventfd_;  // closed after ~IoRing has exited the ring
     mutable io_uring ring_{};
     std::vector<Chunk> chunks_;

@@ -50,9 +50,6 @@ constexpr int kAllowed[] = {
     SYS_clock_nanosleep,
     SYS_nanosleep,
     SYS_sched_yield,
-    SYS_timer_create,  // the vCPU's I/O watchdog (vmm/vcpu.cc)
-    SYS_timer_settime,
-    SYS_timer_delete,
     SYS_exit,
     SYS_exit_group,
     SYS_rseq,

@@ -141,34 +141,18 @@ void Vcpu::run(IoBus& pio, IoBus& mmio, VmControl& control, const std::atomic<bo
     sigaddset(&kick_only, kVcpuKickSignal);
     pthread_sigmask(SIG_UNBLOCK, &kick_only, nullptr);
 
-    if (work != nullptr) {
-        work->start();
-        sigevent event{};
-        event.sigev_notify = SIGEV_THREAD_ID;
-        event.sigev_signo = kVcpuKickSignal;
-        event._sigev_un._tid = static_cast<pid_t>(::syscall(SYS_gettid));
-        watchdog_created_ = ::timer_create(CLOCK_MONOTONIC, &event, &watchdog_) == 0;
-        if (!watchdog_created_)
-            logf(LogLevel::warn, "vcpu %u: no I/O watchdog timer: %s", index_,
-                 std::strerror(errno));
-    }
+    if (work != nullptr) work->start();
     // Arming the doorbell polls can complete them at once (a kick that came before this thread
     // started), with no task work to interrupt KVM_RUN: look before the first entry.
     if (work != nullptr) work->service();
     while (!stopping.load(std::memory_order_acquire)) {
-        if (work != nullptr && work->pending()) {
-            work->service();
-            update_watchdog(*work);
-        }
+        if (work != nullptr && work->pending()) work->service();
         ++counters_.runs;
         if (::ioctl(fd_.get(), KVM_RUN, 0) < 0) {
             if (errno == EINTR || errno == EAGAIN) {
                 ++counters_.interrupted;
                 __atomic_store_n(&run_->immediate_exit, 0, __ATOMIC_SEQ_CST);
-                if (work != nullptr) {
-                    work->service();
-                    update_watchdog(*work);
-                }
+                if (work != nullptr) work->service();
                 continue;
             }
             control.request_stop(
@@ -176,37 +160,9 @@ void Vcpu::run(IoBus& pio, IoBus& mmio, VmControl& control, const std::atomic<bo
             break;
         }
         if (!handle_exit(pio, mmio, control)) break;
-        if (work != nullptr) {
-            work->service();
-            update_watchdog(*work);
-        }
+        if (work != nullptr) work->service();
     }
-    if (watchdog_created_) ::timer_delete(watchdog_);
     running_on_thread_.store(false);
-}
-
-void Vcpu::update_watchdog(VcpuWork& work) noexcept {
-    // Period of the watchdog: the longest a completion can wait in the rare case above. Each
-    // tick costs one KVM_RUN return while I/O is in flight (about 30 us here: 1.5 %).
-    constexpr long kPeriodNs = 2'000'000;
-    // Disarmed only after this many passes without I/O in flight, so that a guest doing one
-    // request at a time does not pay two timer syscalls per request.
-    constexpr unsigned kIdlePassesBeforeDisarm = 64;
-    if (!watchdog_created_) return;
-    if (work.busy()) {
-        idle_passes_ = 0;
-        if (watchdog_armed_) return;
-        itimerspec period{};
-        period.it_value.tv_nsec = kPeriodNs;
-        period.it_interval.tv_nsec = kPeriodNs;
-        watchdog_armed_ = ::timer_settime(watchdog_, 0, &period, nullptr) == 0;
-        return;
-    }
-    if (watchdog_armed_ && ++idle_passes_ >= kIdlePassesBeforeDisarm) {
-        const itimerspec off{};
-        ::timer_settime(watchdog_, 0, &off, nullptr);
-        watchdog_armed_ = false;
-    }
 }
 
 bool Vcpu::handle_exit(IoBus& pio, IoBus& mmio, VmControl& control) {

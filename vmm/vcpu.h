@@ -5,7 +5,6 @@
 #include <linux/kvm.h>
 #include <pthread.h>
 #include <signal.h>
-#include <time.h>
 
 #include <atomic>
 #include <cstdint>
@@ -63,14 +62,7 @@ class Vcpu {
     void handle_mmio(IoBus& mmio);
     [[nodiscard]] std::string describe_registers() const;
 
-    // The watchdog of VcpuWork::busy(): a POSIX timer sending the kick signal to this thread.
-    void update_watchdog(VcpuWork& work) noexcept;
-
     uint32_t index_;
-    timer_t watchdog_{};
-    bool watchdog_created_ = false;
-    bool watchdog_armed_ = false;
-    unsigned idle_passes_ = 0;
     UniqueFd fd_;
     Mapping run_mapping_;
     kvm_run* run_ = nullptr;

@@ -14,11 +14,7 @@ class VcpuWork {
     virtual void start() = 0;
     // On the vCPU thread, after every return from KVM_RUN. Must not block.
     virtual void service() noexcept = 0;
-    // True while I/O is in flight: its completion must end KVM_RUN. It normally does (io_uring
-    // task work), but task work that runs while the thread is out of KVM_RUN (on the return of
-    // an interrupt, between the last look at the completion queue and KVM_RUN) leaves nothing
-    // to stop the next KVM_RUN, and a guest that polls never exits. While busy, the vCPU loop
-    // keeps a watchdog timer that interrupts KVM_RUN every few milliseconds.
+    // True while I/O is in flight.
     [[nodiscard]] virtual bool busy() const noexcept = 0;
     // True when completions are waiting to be handled (a cheap look at the io_uring CQ ring).
     // The vCPU loop asks right before every KVM_RUN, to make the window in which a completion
