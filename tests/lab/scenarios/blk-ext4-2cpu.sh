@@ -134,6 +134,12 @@ for qn in 0 1; do
 done
 [ "$used" = 2 ] && echo "L2-MQ-BOTH-USED=yes" || echo "L2-MQ-BOTH-USED=no"
 df -k /mnt | tail -n 1 | sed 's/^/L2-DF /'
+case "$mount_opts" in *init_itable*)
+    # ext4's lazy init thread zeroes the inode tables (WRITE_ZEROES) in the background: let it
+    # finish before the unmount stops it, or a fast run never sends one (up to 30 s).
+    for _ in $(seq 60); do grep -qs ext4lazyinit /proc/[0-9]*/comm || break; sleep 0.5; done
+    echo "L2-LAZYINIT-DONE uptime=$(cut -d' ' -f1 /proc/uptime)" ;;
+esac
 umount /mnt && echo "L2-UMOUNT=ok" || fail "umount"
 echo "L2-POWEROFF"
 poweroff -f
