@@ -4,6 +4,8 @@
 #   lab_linux_boot KERNEL VCPUS ACTION EXIT
 # KERNEL: bzimage (Linux boot protocol) or vmlinux (PVH entry); ACTION: poweroff or reboot;
 # EXIT: the nvmevm exit code the scenario expects (docs/exit-codes.md).
+# shellcheck source=tests/lab/vm-config.sh
+source "$lab_src/vm-config.sh"
 lab_linux_boot() {
     LAB_L2_KERNEL=$1
     LAB_BOOT_VCPUS=$2
@@ -15,19 +17,7 @@ lab_linux_boot() {
 }
 
 lab_vm_config() {
-    cat <<TOML
-[machine]
-vcpus = $LAB_BOOT_VCPUS
-memory_mib = 256
-
-[boot]
-kernel = "$LAB_L2_KERNEL_PATH"
-initrd = "$LAB_L2_INITRD_PATH"
-cmdline = "$LAB_L2_CMDLINE"
-
-[console]
-output = "stdout"
-TOML
+    lab_vm_config_head $LAB_BOOT_VCPUS
 }
 
 lab_l2_init() {

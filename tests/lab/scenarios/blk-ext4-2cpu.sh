@@ -10,6 +10,8 @@
 # Format: docs/lab.md "Writing a scenario". Needs e2fsprogs on the host.
 # LAB_BLK_MOUNT_OPTS (host environment, default none) adds ext4 mount options in L2, e.g.
 # "nobarrier" to keep ext4 from sending FLUSH requests while looking at something else.
+# shellcheck source=tests/lab/vm-config.sh
+source "$lab_src/vm-config.sh"
 LAB_DESCRIPTION="virtio-blk: ext4 on L1's /dev/vda, 2 vCPUs, files + O_DIRECT + fstrim, fsck and checksums on the host"
 LAB_L2_KERNEL=bzimage
 LAB_EXPECT_EXIT=0
@@ -37,18 +39,8 @@ lab_host_prepare() {
 }
 
 lab_vm_config() {
+    lab_vm_config_head 2
     cat <<TOML
-[machine]
-vcpus = 2
-memory_mib = 256
-
-[boot]
-kernel = "$LAB_L2_KERNEL_PATH"
-initrd = "$LAB_L2_INITRD_PATH"
-cmdline = "$LAB_L2_CMDLINE"
-
-[console]
-output = "stdout"
 
 [[drive]]
 id = "root"

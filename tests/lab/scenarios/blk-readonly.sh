@@ -5,6 +5,8 @@
 # /dev/vda, and to /dev/vda after `blockdev --setrw`. In L1, nvmevm must hold /dev/vda open
 # read-only (/proc/PID/fdinfo). On the host, the image must be byte-identical afterwards.
 # Format: docs/lab.md "Writing a scenario". Needs e2fsprogs on the host.
+# shellcheck source=tests/lab/vm-config.sh
+source "$lab_src/vm-config.sh"
 LAB_DESCRIPTION="virtio-blk: read_only drive, ext4 mounted ro in L2, writes refused, image unchanged"
 LAB_L2_KERNEL=bzimage
 LAB_EXPECT_EXIT=0
@@ -28,18 +30,8 @@ lab_host_prepare() {
 }
 
 lab_vm_config() {
+    lab_vm_config_head 1
     cat <<TOML
-[machine]
-vcpus = 1
-memory_mib = 256
-
-[boot]
-kernel = "$LAB_L2_KERNEL_PATH"
-initrd = "$LAB_L2_INITRD_PATH"
-cmdline = "$LAB_L2_CMDLINE"
-
-[console]
-output = "stdout"
 
 [[drive]]
 id = "ro"

@@ -6,6 +6,8 @@
 # each, read L1's pattern from vdb, write a marker to each drive with O_DIRECT and read it back.
 # Afterwards L1 finds vdb's marker in its file, and the host finds vda's in disk.img.
 # Format: docs/lab.md "Writing a scenario".
+# shellcheck source=tests/lab/vm-config.sh
+source "$lab_src/vm-config.sh"
 LAB_DESCRIPTION="virtio-blk: two drives (L1 block device + L1 tmpfs file), markers on both"
 LAB_L2_KERNEL=bzimage
 LAB_EXPECT_EXIT=0
@@ -21,18 +23,8 @@ BLK2_MARK_A=LAB-BLK2-MARK-A-vda-0123456789
 BLK2_MARK_B=LAB-BLK2-MARK-B-vdb-9876543210
 
 lab_vm_config() {
+    lab_vm_config_head 2
     cat <<TOML
-[machine]
-vcpus = 2
-memory_mib = 256
-
-[boot]
-kernel = "$LAB_L2_KERNEL_PATH"
-initrd = "$LAB_L2_INITRD_PATH"
-cmdline = "$LAB_L2_CMDLINE"
-
-[console]
-output = "stdout"
 
 [[drive]]
 id = "blka"

@@ -9,6 +9,8 @@
 # reaching the controller; nvmevm has no io_uring worker (iou-wrk) threads while L2 runs.
 # Format: docs/lab.md "Writing a scenario"; the engine: docs/nvme.md.
 # shellcheck source=tests/lab/scenarios/blk-ext4-2cpu.sh
+# shellcheck source=tests/lab/vm-config.sh
+source "$lab_src/vm-config.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/blk-ext4-2cpu.sh"
 
 LAB_DESCRIPTION="NVMe passthrough: ext4 on L1's /dev/ng0n1 (${LAB_NVME_LBS:-512} B LBAs), 2 vCPUs, files + O_DIRECT + fstrim, NVMe opcodes counted"
@@ -32,18 +34,8 @@ lab_host_prepare() {
 }
 
 lab_vm_config() {
+    lab_vm_config_head 2
     cat <<TOML
-[machine]
-vcpus = 2
-memory_mib = 256
-
-[boot]
-kernel = "$LAB_L2_KERNEL_PATH"
-initrd = "$LAB_L2_INITRD_PATH"
-cmdline = "$LAB_L2_CMDLINE"
-
-[console]
-output = "stdout"
 
 [[drive]]
 id = "nvme"

@@ -1,0 +1,19 @@
+# shellcheck shell=bash
+# lab_vm_config_head VCPUS [MEMORY_MIB]: the [machine], [boot] and [console] tables that every
+# scenario's nvmevm config starts with; L2's kernel, initrd and command line come from
+# scripts/lab-run.sh. A scenario's lab_vm_config appends its own tables ([[drive]]s) after it.
+lab_vm_config_head() {
+    cat <<TOML
+[machine]
+vcpus = $1
+memory_mib = ${2:-256}
+
+[boot]
+kernel = "$LAB_L2_KERNEL_PATH"
+initrd = "$LAB_L2_INITRD_PATH"
+cmdline = "$LAB_L2_CMDLINE"
+
+[console]
+output = "stdout"
+TOML
+}
