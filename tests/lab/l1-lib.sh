@@ -8,13 +8,24 @@
 # once per distinct set of threads seen in /proc/PID/task (sampled every LAB_TASK_SAMPLE_S
 # seconds, default 0.2), then L1-NVMEVM-TASKS-MAX=<count>. The samples go to a file and are
 # printed only afterwards, so they never cut into L2's console lines.
-# A SIGTERM to the shell (L1's timeout) is passed on to nvmevm, which then exits 5.
+# A SIGTERM to the shell (L1's timeout) is passed on to nvmevm, which then exits 5; first, so
+# that a hang can be told apart from a slow guest, each nvmevm thread's state, wait channel and
+# L1 kernel stack are printed (L1-NVMEVM-STUCK lines).
 # Optional hook: lab_nvmevm_started PID, if the caller defines it, runs once nvmevm has started
 # (e.g. to look at /proc/PID/fdinfo).
+lab_dump_threads() {
+    for task in /proc/"$1"/task/*; do
+        echo "L1-NVMEVM-STUCK task=${task##*/} comm=$(cat "$task/comm" 2>/dev/null)" \
+            "state=$(awk '/^State:/ { print $2 }' "$task/status" 2>/dev/null)" \
+            "wchan=$(cat "$task/wchan" 2>/dev/null)"
+        sed 's/^/L1-NVMEVM-STUCK   /' "$task/stack" 2>/dev/null
+    done
+}
+
 lab_run_nvmevm() {
     "$@" &
     _lab_pid=$!
-    trap 'kill -TERM $_lab_pid 2>/dev/null' TERM INT
+    trap 'lab_dump_threads $_lab_pid; kill -TERM $_lab_pid 2>/dev/null' TERM INT
     _lab_samples=/tmp/lab-nvmevm-tasks
     : >"$_lab_samples"
     (
