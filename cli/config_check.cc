@@ -191,6 +191,11 @@ void check_drive_values(const DriveConfig& drive) {
     if (drive.path.empty() && drive.engine == DriveEngine::null) {
         (void)values::null_size_mib(static_cast<int64_t>(drive.null_size_mib), drive.where);
     }
+    if (drive.logical_block_size != 0)
+        (void)values::logical_block_size(drive.logical_block_size, drive.where);
+    const SourceLocation& poll_where =
+        drive.poll_where.file.empty() ? drive.where : drive.poll_where;
+    if (drive.poll) values::poll_engine(drive.engine, poll_where);
 }
 
 // The NVMe passthrough engine takes a namespace by its generic character device (/dev/ngXnY)
@@ -220,6 +225,14 @@ void check_drive(const DriveConfig& drive) {
     struct stat st {};
     if (::stat(drive.path.c_str(), &st) != 0) fail_errno(drive.path_where, name, drive.path, errno);
     if (drive.engine == DriveEngine::nvme) check_nvme_drive(drive, name);
+    // "auto" polls only where it will pick the NVMe engine; nvmevm refuses to fall back to
+    // io_uring for a polled drive rather than drop the option silently.
+    if (drive.poll && drive.engine == DriveEngine::automatic &&
+        !is_nvme_namespace(drive.path.string())) {
+        throw ConfigError(drive.poll_where.file.empty() ? drive.where : drive.poll_where,
+                          "poll = true needs NVMe passthrough, but " + quoted(drive.path) +
+                              " is not an NVMe namespace (/dev/ngXnY or /dev/nvmeXnY)");
+    }
     // Character devices: only NVMe generic devices, for the nvme engine (which "auto" picks for
     // them); the uring and null engines open regular files and block devices only.
     const bool nvme_char =

@@ -254,6 +254,23 @@ TEST_F(ConfigCheck, NvmeEngineNeedsANamespace) {
               where("5:8") + "drive \"ns\": path \"/dev/ng9n9\": No such file or directory");
 }
 
+TEST_F(ConfigCheck, PollNeedsAnNvmeNamespace) {
+    // "auto" on a file would pick io_uring, which cannot poll: refused at the poll key.
+    EXPECT_EQ(error(boot + "[[drive]]\nid = \"f\"\npath = \"disk.img\"\npoll = true\n"),
+              where("6:8") + "poll = true needs NVMe passthrough, but \"" +
+                  (dir / "disk.img").string() +
+                  "\" is not an NVMe namespace (/dev/ngXnY or /dev/nvmeXnY)");
+    EXPECT_EQ(error(boot + "[[drive]]\nid = \"f\"\npath = \"disk.img\"\npoll = true\n"
+                           "engine = \"uring\"\n"),
+              where("6:8") +
+                  "poll = true needs engine = \"nvme\": polled completions exist only for NVMe "
+                  "passthrough, not for engine \"uring\"");
+    // poll = false is fine anywhere, and logical_block_size on a file too.
+    (void)load(boot +
+               "[[drive]]\nid = \"f\"\npath = \"disk.img\"\npoll = false\nlogical_block_size = "
+               "4096\n");
+}
+
 TEST_F(ConfigCheck, CheckRepeatsDriveValueChecksOnBuiltConfigs) {
     const VmConfig base = load(boot);
     DriveConfig good;
@@ -288,6 +305,15 @@ TEST_F(ConfigCheck, CheckRepeatsDriveValueChecksOnBuiltConfigs) {
     d.engine = DriveEngine::nvme;
     EXPECT_CONTAINS(check_with(d), "x.toml:7:1: drive \"d\": path \"" + good.path.string() +
                                        "\" is not an NVMe namespace");
+    d = good;
+    d.logical_block_size = 2048;
+    EXPECT_EQ(check_with(d),
+              "x.toml:7:1: logical_block_size must be 512 or 4096, not 2048 (leave it out for "
+              "the backing's own block size)");
+    d = good;
+    d.poll = true;
+    d.engine = DriveEngine::null;
+    EXPECT_CONTAINS(check_with(d), "x.toml:7:1: poll = true needs engine = \"nvme\"");
     // queues = 0 (one per vCPU) is fine in a built config.
     VmConfig c = base;
     c.drives.push_back(good);

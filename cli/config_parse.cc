@@ -241,13 +241,18 @@ class Parser {
                 values::serial(d.serial, at(*node));
             } else if (name == "direct") {
                 d.direct = boolean(*key, *node);
+            } else if (name == "logical_block_size") {
+                d.logical_block_size = values::logical_block_size(integer(*key, *node), at(*node));
+            } else if (name == "poll") {
+                d.poll_where = at(*node);
+                d.poll = boolean(*key, *node);
             } else if (name == "size_mib") {
                 d.null_size_mib = values::null_size_mib(integer(*key, *node), at(*node));
                 size_key = key;
             } else {
                 unknown_key(*key, "[[drive]]",
                             "id, path, read_only, engine, queues, queue_size, serial, direct, "
-                            "size_mib");
+                            "size_mib, logical_block_size, poll");
             }
         }
         if (!has_id) throw ConfigError(d.where, "drive has no id: add id = \"...\"");
@@ -262,6 +267,8 @@ class Parser {
             throw ConfigError(at(*size_key),
                               "size_mib applies only to engine = \"null\" drives without a path");
         }
+        // After the loop: the engine may come after poll in the file.
+        if (d.poll) values::poll_engine(d.engine, d.poll_where);
         return d;
     }
 

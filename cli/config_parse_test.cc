@@ -100,6 +100,38 @@ TEST(ConfigParse, DriveDefaults) {
     EXPECT_EQ(d.null_size_mib, 1024u);
     EXPECT_EQ(d.engine, DriveEngine::automatic);
     EXPECT_TRUE(d.engine_where.file.empty());  // not given
+    EXPECT_EQ(d.logical_block_size, 0u);       // the backing's own
+    EXPECT_FALSE(d.poll);
+}
+
+TEST(ConfigParse, LogicalBlockSizeAndPoll) {
+    const VmConfig c = parse_config(R"([[drive]]
+id = "a"
+path = "/dev/ng0n1"
+logical_block_size = 512
+poll = true
+engine = "nvme"
+
+[[drive]]
+id = "b"
+path = "/dev/nvme1n1"
+logical_block_size = 4096
+poll = true
+
+[[drive]]
+id = "c"
+path = "disk.img"
+poll = false
+engine = "uring"
+)",
+                                    kSource);
+    ASSERT_EQ(c.drives.size(), 3u);
+    EXPECT_EQ(c.drives[0].logical_block_size, 512u);
+    EXPECT_TRUE(c.drives[0].poll);
+    EXPECT_EQ(c.drives[0].poll_where.str(), "/configs/vm.toml:5:8");
+    EXPECT_EQ(c.drives[1].logical_block_size, 4096u);
+    EXPECT_TRUE(c.drives[1].poll);  // "auto": check_config looks at the path
+    EXPECT_FALSE(c.drives[2].poll);
 }
 
 TEST(ConfigParse, DriveQueueAndBackingKeys) {
@@ -385,6 +417,35 @@ INSTANTIATE_TEST_SUITE_P(
                   kDrive + "direct = \"yes\"\n",
                   "4:10",
                   {"direct must be true or false, not a string"}},
+        BadConfig{"LogicalBlockSize1024",
+                  kDrive + "logical_block_size = 1024\n",
+                  "4:22",
+                  {"logical_block_size must be 512 or 4096, not 1024",
+                   "leave it out for the backing's own block size"}},
+        BadConfig{"LogicalBlockSize8192",
+                  kDrive + "logical_block_size = 8192\n",
+                  "4:22",
+                  {"must be 512 or 4096, not 8192"}},
+        BadConfig{"LogicalBlockSizeZero",
+                  kDrive + "logical_block_size = 0\n",
+                  "4:22",
+                  {"must be 512 or 4096, not 0"}},
+        BadConfig{"LogicalBlockSizeString",
+                  kDrive + "logical_block_size = \"4k\"\n",
+                  "4:22",
+                  {"logical_block_size must be an integer, not a string"}},
+        BadConfig{"PollString",
+                  kDrive + "poll = \"yes\"\n",
+                  "4:8",
+                  {"poll must be true or false, not a string"}},
+        BadConfig{"PollWithUring",
+                  kDrive + "poll = true\nengine = \"uring\"\n",
+                  "4:8",
+                  {"poll = true needs engine = \"nvme\"", "not for engine \"uring\""}},
+        BadConfig{"PollWithNull",
+                  "[[drive]]\nid = \"n\"\nengine = \"null\"\npoll = true\n",
+                  "4:8",
+                  {"poll = true needs engine = \"nvme\"", "not for engine \"null\""}},
         BadConfig{"SizeMibString",
                   "[[drive]]\nid = \"n\"\nengine = \"null\"\nsize_mib = \"1G\"\n",
                   "4:12",

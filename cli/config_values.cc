@@ -135,6 +135,24 @@ uint64_t null_size_mib(int64_t value, const SourceLocation& where) {
     return static_cast<uint64_t>(value);
 }
 
+uint32_t logical_block_size(int64_t value, const SourceLocation& where) {
+    if (value != 512 && value != 4096) {
+        throw ConfigError(where, "logical_block_size must be 512 or 4096, not " +
+                                     std::to_string(value) +
+                                     " (leave it out for the backing's own block size)");
+    }
+    return static_cast<uint32_t>(value);
+}
+
+void poll_engine(DriveEngine engine, const SourceLocation& where) {
+    if (engine == DriveEngine::uring || engine == DriveEngine::null) {
+        throw ConfigError(where, std::string("poll = true needs engine = \"nvme\": polled "
+                                             "completions exist only for NVMe passthrough, not "
+                                             "for engine \"") +
+                                     engine_name(engine) + "\"");
+    }
+}
+
 void console(VmConfig& config, std::string_view value, const std::filesystem::path& base,
              const SourceLocation& where) {
     config.console_where = where;

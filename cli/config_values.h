@@ -27,6 +27,11 @@ void engine_available(DriveEngine engine, const SourceLocation& where);
 void serial(std::string_view value, const SourceLocation& where);
 // [[drive]] size_mib of a null drive: 1..kMaxNullSizeMib.
 [[nodiscard]] uint64_t null_size_mib(int64_t value, const SourceLocation& where);
+// [[drive]] logical_block_size: 512 or 4096.
+[[nodiscard]] uint32_t logical_block_size(int64_t value, const SourceLocation& where);
+// [[drive]] poll = true: only with an engine that can poll (nvme; auto is checked against the
+// path by check_config).
+void poll_engine(DriveEngine engine, const SourceLocation& where);
 
 // "stdout", "none", or a file path resolved against `base`; sets config.console*.
 void console(VmConfig& config, std::string_view value, const std::filesystem::path& base,

@@ -232,5 +232,39 @@ TEST(NvmeChunks, EmptySegmentsAreSkipped) {
     EXPECT_EQ(cursor.segment, 3u);
 }
 
+// logical_block_size = 512 on a 4 KiB namespace: the guest addresses 512-byte sectors; the
+// device lets through only whole 4 KiB blocks, which map to one LBA per 8 sectors, up to the
+// namespace's last LBA. Anything else is refused here too (the engine's own check).
+TEST(NvmeCommands, PresentedSectorsMapToWholeLbas) {
+    Command c;
+    const auto sector = [](uint64_t s) { return s * 512; };
+    ASSERT_EQ(build_read_write(k4k, false, sector(8), sector(8), 0, 4096, c), BuildError::none);
+    EXPECT_EQ(c.cdw10, 1u);
+    EXPECT_EQ(c.cdw12, 0u);
+    ASSERT_EQ(build_read_write(k4k, true, sector(0), sector(16), 0, 8192, c), BuildError::none);
+    EXPECT_EQ(c.cdw10, 0u);
+    EXPECT_EQ(c.cdw12, 1u);
+    // The last LBA: sectors 7992..7999 of a 1000-LBA namespace.
+    ASSERT_EQ(build_read_write(k4k, true, sector(7992), sector(8), 0, 4096, c), BuildError::none);
+    EXPECT_EQ(c.cdw10, 999u);
+    EXPECT_EQ(build_read_write(k4k, true, sector(8000), sector(8), 0, 4096, c),
+              BuildError::out_of_range);
+    // An odd sector, a length of one sector, a block and one sector more.
+    EXPECT_EQ(build_read_write(k4k, true, sector(9), sector(8), 0, 4096, c),
+              BuildError::misaligned);
+    EXPECT_EQ(build_read_write(k4k, false, sector(8), sector(1), 0, 512, c),
+              BuildError::misaligned);
+    EXPECT_EQ(build_read_write(k4k, false, sector(8), sector(9), 0, 4608, c),
+              BuildError::misaligned);
+    EXPECT_EQ(build_read_write(k4k, true, sector(7999), sector(1), 0, 512, c),
+              BuildError::misaligned);
+    DsmRange range{};
+    EXPECT_EQ(build_deallocate(k4k, sector(4), sector(8), range, 0, c), BuildError::misaligned);
+    EXPECT_EQ(build_write_zeroes(k4k, sector(8), sector(4), false, c), BuildError::misaligned);
+    ASSERT_EQ(build_write_zeroes(k4k, sector(7984), sector(16), false, c), BuildError::none);
+    EXPECT_EQ(c.cdw10, 998u);
+    EXPECT_EQ(c.cdw12, 1u);
+}
+
 }  // namespace
 }  // namespace nvmevm::nvme

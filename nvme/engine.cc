@@ -200,6 +200,7 @@ int32_t NvmeBlockEngine::queue_command(Request& request, const nvme::Command& cm
     c->cdw14 = cmd.cdw14;
     c->cdw15 = cmd.cdw15;
     io_uring_sqe_set_data64(sqe, RingData::of(&request));
+    if (ring_.polled()) ns_.counters.polled.fetch_add(1, std::memory_order_relaxed);
     request.cmd = cmd;
     request.fixed = fixed_buffer >= 0;
     return 1;

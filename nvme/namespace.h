@@ -33,6 +33,8 @@ struct NvmeNamespaceInfo {
 // NVMe commands issued per drive, by opcode (every engine of the drive adds to the same ones).
 struct NvmeCounters {
     std::atomic<uint64_t> read{0}, write{0}, flush{0}, dsm{0}, write_zeroes{0}, errors{0};
+    // Of all those, the commands issued on a polled ring (IORING_SETUP_IOPOLL, `poll = true`).
+    std::atomic<uint64_t> polled{0};
 };
 
 // The NVMe state a BlockBackend holds for the passthrough engine (BlockBackend::nvme_namespace).
@@ -47,5 +49,10 @@ struct NvmeNamespace {
 // backing for the nvme engine. O_DIRECT does not apply (passthrough has no page cache).
 // Throws std::system_error with a message that says what is missing.
 [[nodiscard]] BlockBackend open_nvme_backend(const BlockBackendOptions& options);
+
+// For a drive with `poll = true`: logs (info) whether the NVMe driver has poll queues for this
+// namespace (/sys/module/nvme/parameters/poll_queues, /sys/block/nvmeXnY/queue/io_poll), since
+// without them a polled command completes by interrupt and only its reaping is polled.
+void log_nvme_poll_support(const NvmeNamespaceInfo& info);
 
 }  // namespace nvmevm

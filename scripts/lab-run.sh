@@ -95,6 +95,7 @@ LAB_L1_DISK_MIB=64
 LAB_NVME_DISK_MIB=64
 LAB_NVME_LBS=512     # 512 or 4096: the NVMe namespace's LBA size
 LAB_QEMU_TRACE=""    # QEMU trace events (patterns) to log into $LAB_QEMU_TRACE_LOG
+LAB_L1_CMDLINE_EXTRA=""  # appended to L1's kernel command line (e.g. nvme.poll_queues=1)
 # The paths L2's pieces have inside L1, for the scenario's lab_vm_config.
 LAB_L2_INITRD_PATH=/lab/l2-initrd.cpio
 LAB_L2_CMDLINE="console=ttyS0 reboot=k panic=-1"
@@ -310,7 +311,7 @@ else
   # interrupt from the other L1 CPU while in guest mode (docs/lab.md "Known quirks"). With one
   # L1 CPU, L2's two vCPUs are two L1 threads on it, still a real SMP guest.
   qemu_args=("${qemu_cpu[@]}" -m 2048 -smp 1 -kernel "$LAB_BZIMAGE" -initrd "$l1_initrd"
-    -append "console=ttyS0 panic=-1 loglevel=4 no_timer_check" "${disk_args[@]}")
+    -append "console=ttyS0 panic=-1 loglevel=4 no_timer_check${LAB_L1_CMDLINE_EXTRA:+ $LAB_L1_CMDLINE_EXTRA}" "${disk_args[@]}")
 fi
 qemu_args+=(-nodefaults -display none -no-reboot -serial stdio)
 # QEMU trace events the scenario asks for (LAB_QEMU_TRACE="pci_nvme_io_cmd ..."), into a file

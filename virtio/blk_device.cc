@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
+#include <string>
 #include <system_error>
 
 #include "virtio/virtio_defs.h"
@@ -30,6 +32,16 @@ VirtioBlk::VirtioBlk(const GuestMemory& memory, const BlockBackend& backend,
     : backend_(backend), options_(options) {
     options_.queue_size = std::clamp<uint16_t>(options_.queue_size, 2, SplitQueue::kMaxSize);
     if (options_.queues == 0) options_.queues = 1;
+    const std::optional<BlkBlockSizes> sizes =
+        present_block_size(backend.logical_block_size(), options.logical_block_size);
+    if (!sizes) {
+        throw std::system_error(EINVAL, std::system_category(),
+                                "drive " + options.name + ": cannot present " +
+                                    std::to_string(options.logical_block_size) +
+                                    "-byte blocks on a backing of " +
+                                    std::to_string(backend.logical_block_size()) + "-byte blocks");
+    }
+    sizes_ = *sizes;
 
     drive_.name = options.name;
     drive_.geometry.capacity_sectors = backend.capacity() >> kVirtioBlkSectorShift;
@@ -40,6 +52,7 @@ VirtioBlk::VirtioBlk(const GuestMemory& memory, const BlockBackend& backend,
     drive_.geometry.max_discard_seg = kRangesPerRequest;
     drive_.geometry.max_write_zeroes_sectors = kMaxRangeSectors;
     drive_.geometry.max_write_zeroes_seg = kRangesPerRequest;
+    drive_.geometry.alignment_sectors = sizes_.alignment_sectors;
     const std::string& serial = backend.serial();
     std::memcpy(drive_.id.data(), serial.data(), std::min(serial.size(), drive_.id.size()));
 
@@ -53,17 +66,20 @@ VirtioBlk::VirtioBlk(const GuestMemory& memory, const BlockBackend& backend,
     if (drive_.geometry.discard) features_ |= bit(VIRTIO_BLK_F_DISCARD);
     if (drive_.geometry.write_zeroes) features_ |= bit(VIRTIO_BLK_F_WRITE_ZEROES);
 
-    const uint32_t block = backend.logical_block_size();
     config_.capacity = drive_.geometry.capacity_sectors;
     config_.seg_max = kSegMax;
-    config_.blk_size = block;
-    config_.topology.physical_block_exp = 0;
-    config_.topology.min_io_size = 1;
+    // A presented block smaller than the backing's makes the backing's the physical block, so
+    // that Linux aligns its I/O to it (virtio/blk_block_size.h).
+    config_.blk_size = sizes_.logical;
+    config_.topology.physical_block_exp = sizes_.physical_block_exp;
+    config_.topology.min_io_size = sizes_.min_io_size;
     config_.topology.opt_io_size = 0;
     config_.num_queues = options_.queues;
     config_.max_discard_sectors = kMaxRangeSectors;
     config_.max_discard_seg = kRangesPerRequest;
-    config_.discard_sector_alignment = block >> kVirtioBlkSectorShift;
+    // In sectors; Linux makes it the discard granularity: whole units of the backing.
+    config_.discard_sector_alignment =
+        std::max(sizes_.alignment_sectors, sizes_.logical >> kVirtioBlkSectorShift);
     config_.max_write_zeroes_sectors = kMaxRangeSectors;
     config_.max_write_zeroes_seg = kRangesPerRequest;
     config_.write_zeroes_may_unmap = 1;

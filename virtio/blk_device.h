@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "virtio/blk_backend.h"
+#include "virtio/blk_block_size.h"
 #include "virtio/blk_defs.h"
 #include "virtio/blk_queue.h"
 #include "virtio/virtio_device.h"
@@ -19,11 +20,14 @@ struct BlkDeviceOptions {
     std::string name;           // the drive id, for log lines
     uint16_t queues = 1;        // VIRTIO_BLK_F_MQ num_queues
     uint16_t queue_size = 256;  // the largest size the driver may choose (<= 1024)
+    // The block size presented to the guest (virtio/blk_block_size.h): 0 for the backing's own.
+    uint32_t logical_block_size = 0;
 };
 
 class VirtioBlk final : public VirtioDevice {
   public:
-    // Advertises what `backend` can do. Throws std::system_error (eventfds).
+    // Advertises what `backend` can do. Throws std::system_error (eventfds; EINVAL for a
+    // logical_block_size that is not a power of two from 512 to 4096).
     VirtioBlk(const GuestMemory& memory, const BlockBackend& backend,
               const BlkDeviceOptions& options);
 
@@ -45,11 +49,13 @@ class VirtioBlk final : public VirtioDevice {
     [[nodiscard]] int queue_eventfd(uint16_t queue) const { return eventfds_[queue].get(); }
     [[nodiscard]] BlkQueue& queue(uint16_t index) { return *queues_[index]; }
     [[nodiscard]] const BlockBackend& backend() const { return backend_; }
+    [[nodiscard]] const BlkBlockSizes& block_sizes() const { return sizes_; }
     [[nodiscard]] bool needs_reset() const;
 
   private:
     const BlockBackend& backend_;
     BlkDeviceOptions options_;
+    BlkBlockSizes sizes_;
     BlkDriveInfo drive_;
     VirtioBlkConfig config_{};
     uint64_t features_ = 0;

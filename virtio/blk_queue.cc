@@ -96,8 +96,20 @@ unsigned BlkQueue::drain_locked(bool& became_broken) {
         if (!parsed.execute) {
             if (parsed.answer.status_value != VIRTIO_BLK_S_OK || parsed.answer.status == nullptr) {
                 stats_.errors.fetch_add(1, std::memory_order_relaxed);
-                logf_limited(log_limit_, LogLevel::info, "drive %s queue %u: request refused: %s",
-                             drive_.name.c_str(), index_, parsed.answer.reason);
+                if (parsed.answer.warn) {
+                    // Never rounded: the guest gets IOERR (docs/nvme.md, logical_block_size).
+                    logf_limited(log_limit_, LogLevel::warn,
+                                 "drive %s queue %u: request refused: %s (sector %llu, %llu "
+                                 "sectors; the backing works in %u-byte blocks)",
+                                 drive_.name.c_str(), index_, parsed.answer.reason,
+                                 static_cast<unsigned long long>(parsed.answer.sector),
+                                 static_cast<unsigned long long>(parsed.answer.sectors),
+                                 drive_.geometry.alignment_sectors << kVirtioBlkSectorShift);
+                } else {
+                    logf_limited(log_limit_, LogLevel::info,
+                                 "drive %s queue %u: request refused: %s", drive_.name.c_str(),
+                                 index_, parsed.answer.reason);
+                }
             }
             answer_locked(std::move(chain_.token()), parsed.answer.deliver());
             free_slots_.push_back(slot);

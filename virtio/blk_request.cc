@@ -63,6 +63,12 @@ bool range_fits(uint64_t sector, uint64_t sectors, uint64_t capacity) {
     return sector <= capacity && sectors <= capacity - sector;
 }
 
+// Whole units of the backing (BlkGeometry::alignment_sectors, a power of two; 0 is taken as 1).
+bool aligned(uint64_t sector, uint64_t sectors, const BlkGeometry& geometry) {
+    const uint64_t mask = geometry.alignment_sectors > 1 ? geometry.alignment_sectors - 1 : 0;
+    return (sector & mask) == 0 && (sectors & mask) == 0;
+}
+
 }  // namespace
 
 void BlkRequest::clear() {
@@ -101,6 +107,13 @@ BlkParseResult BlkRequest::parse(const DescriptorChain& chain, const GuestMemory
         return BlkParseResult{false, BlkAnswer{out.status_, value, 1, reason}};
     };
     if (chain.error() != ChainError::ok) return answer(VIRTIO_BLK_S_IOERR, describe(chain.error()));
+    auto misaligned = [&out](const char* reason, uint64_t sector, uint64_t sectors) {
+        BlkAnswer refused{out.status_, VIRTIO_BLK_S_IOERR, 1, reason};
+        refused.warn = true;
+        refused.sector = sector;
+        refused.sectors = sectors;
+        return BlkParseResult{false, refused};
+    };
 
     // The chain is well-formed (readable buffers, then writable ones ending with the status
     // byte) and within kMaxChainBytes, so these lengths fit in 32 bits.
@@ -146,6 +159,10 @@ BlkParseResult BlkRequest::parse(const DescriptorChain& chain, const GuestMemory
             if (!range_fits(header.sector, len >> kVirtioBlkSectorShift,
                             geometry.capacity_sectors)) {
                 return answer(VIRTIO_BLK_S_IOERR, "request beyond capacity");
+            }
+            if (!aligned(header.sector, len >> kVirtioBlkSectorShift, geometry)) {
+                return misaligned("read / write not aligned to the backing's logical block",
+                                  header.sector, len >> kVirtioBlkSectorShift);
             }
             out.type_ = is_write ? BlkRequestType::write : BlkRequestType::read;
             out.sector_ = header.sector;
@@ -226,6 +243,11 @@ BlkParseResult BlkRequest::parse(const DescriptorChain& chain, const GuestMemory
                 }
                 if (!range_fits(range.sector, range.num_sectors, geometry.capacity_sectors)) {
                     return answer(VIRTIO_BLK_S_IOERR, "range beyond capacity");
+                }
+                if (!aligned(range.sector, range.num_sectors, geometry)) {
+                    return misaligned(
+                        "discard / write zeroes range not aligned to the backing's logical block",
+                        range.sector, range.num_sectors);
                 }
                 const bool unmap = (range.flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) != 0;
                 // Cannot fail: count <= kMaxBlkRanges.

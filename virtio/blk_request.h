@@ -43,6 +43,10 @@ struct BlkGeometry {
     uint32_t max_discard_seg = 1;  // clamped to kMaxBlkRanges
     uint32_t max_write_zeroes_sectors = 0;
     uint32_t max_write_zeroes_seg = 1;  // clamped to kMaxBlkRanges
+    // The backing's unit in sectors (a power of two): reads, writes and ranges whose sector or
+    // length is not a multiple of it are refused (virtio/blk_block_size.h). 1 unless the drive
+    // presents a smaller block than its backing has.
+    uint32_t alignment_sectors = 1;
 };
 
 enum class BlkRequestType : uint8_t { read, write, flush, get_id, discard, write_zeroes };
@@ -62,6 +66,10 @@ struct BlkAnswer {
     uint8_t status_value = VIRTIO_BLK_S_OK;
     uint32_t used_len = 0;
     const char* reason = "";  // static text, for a rate-limited log line
+    // The refusal follows from the drive's configuration rather than a broken driver (a
+    // misaligned request under logical_block_size): worth a warning, not an info line.
+    bool warn = false;
+    uint64_t sector = 0, sectors = 0;  // with `warn`: the range refused, for the log line
 
     // Writes the status byte (if any); returns the used length for SplitQueue::push_used.
     [[nodiscard]] uint32_t deliver() const {

@@ -438,5 +438,64 @@ TEST_F(BlkRequestTest, ParsingResetsAReusedRequest) {
     EXPECT_EQ(request.data_len(), 0u);
 }
 
+// A drive that presents 512-byte sectors on a backing of 4 KiB blocks (logical_block_size =
+// 512): what is aligned to 8 sectors goes to the engine, up to the last block; the rest is
+// refused with IOERR (and flagged for a warning), never rounded.
+TEST_F(BlkRequestTest, PresentedSectorsMustBeAlignedToTheBackingsBlock) {
+    geometry.alignment_sectors = 8;
+    const uint64_t d = q.alloc(8192);
+    for (const uint32_t type : {VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT}) {
+        const bool out = type == VIRTIO_BLK_T_OUT;
+        const uint64_t h = header(type, 8), s = status_byte();
+        ASSERT_TRUE(parse({{h, 16, false}, {d, 4096, !out}, {s, 1, true}}).execute);
+        EXPECT_EQ(request.sector(), 8u);
+        // The last 4 KiB block of the disk.
+        const uint64_t hl = header(type, kCapacity - 8);
+        ASSERT_TRUE(parse({{hl, 16, false}, {d, 4096, !out}, {s, 1, true}}).execute);
+        EXPECT_EQ(request.offset(), (kCapacity - 8) * 512);
+
+        const uint64_t h1 = header(type, 9), s1 = status_byte();
+        const BlkParseResult odd = parse({{h1, 16, false}, {d, 4096, !out}, {s1, 1, true}});
+        expect_answer(odd, VIRTIO_BLK_S_IOERR, s1);
+        EXPECT_TRUE(odd.answer.warn);
+        EXPECT_EQ(odd.answer.sector, 9u);
+        EXPECT_EQ(odd.answer.sectors, 8u);
+        const uint64_t h2 = header(type, 8), s2 = status_byte();
+        expect_answer(parse({{h2, 16, false}, {d, 512, !out}, {s2, 1, true}}), VIRTIO_BLK_S_IOERR,
+                      s2);
+        const uint64_t h3 = header(type, 0), s3 = status_byte();
+        expect_answer(parse({{h3, 16, false}, {d, 4096 + 512, !out}, {s3, 1, true}}),
+                      VIRTIO_BLK_S_IOERR, s3);
+        // Beyond capacity stays "beyond capacity" (not a warning about alignment).
+        const uint64_t h4 = header(type, kCapacity), s4 = status_byte();
+        const BlkParseResult past = parse({{h4, 16, false}, {d, 4096, !out}, {s4, 1, true}});
+        expect_answer(past, VIRTIO_BLK_S_IOERR, s4);
+        EXPECT_FALSE(past.answer.warn);
+    }
+}
+
+TEST_F(BlkRequestTest, PresentedSectorsRangesMustBeAlignedToTheBackingsBlock) {
+    geometry.alignment_sectors = 8;
+    const uint64_t h = header(VIRTIO_BLK_T_DISCARD), s = status_byte();
+    ASSERT_TRUE(parse({{h, 16, false},
+                       {ranges({{0, 8, 0}, {kCapacity - 16, 16, 0}}), 32, false},
+                       {s, 1, true}})
+                    .execute);
+    for (const VirtioBlkDiscardWriteZeroes bad :
+         {VirtioBlkDiscardWriteZeroes{4, 8, 0}, VirtioBlkDiscardWriteZeroes{8, 12, 0}}) {
+        const uint64_t hb = header(VIRTIO_BLK_T_WRITE_ZEROES), sb = status_byte();
+        const BlkParseResult r =
+            parse({{hb, 16, false}, {ranges({{0, 8, 0}, bad}), 32, false}, {sb, 1, true}});
+        expect_answer(r, VIRTIO_BLK_S_IOERR, sb);
+        EXPECT_TRUE(r.answer.warn);
+    }
+}
+
+TEST_F(BlkRequestTest, WithoutAnAlignmentEverySectorIsFine) {
+    geometry.alignment_sectors = 1;
+    const uint64_t h = header(VIRTIO_BLK_T_IN, 3), d = q.alloc(512), s = status_byte();
+    EXPECT_TRUE(parse({{h, 16, false}, {d, 512, true}, {s, 1, true}}).execute);
+}
+
 }  // namespace
 }  // namespace nvmevm

@@ -17,11 +17,15 @@ constexpr uint32_t kAsyncCompletionTag = 0x7fff'ffff;
 // The reap tag of the watchdog timeout, and its period.
 constexpr uint32_t kWatchdogTag = 0x7fff'fffe;
 constexpr uint64_t kWatchdogNs = 2'000'000;
+// The reap tag of the polling tick (kPollTickNs).
+constexpr uint32_t kPollTickTag = 0x7fff'fffd;
 }  // namespace
 
 BlkVcpuService::BlkVcpuService(const GuestMemory& memory, unsigned ring_entries,
-                               unsigned ring_flags)
+                               unsigned ring_flags, unsigned poll_ring_flags)
     : memory_(memory), ring_(ring_entries, ring_flags) {
+    if (poll_ring_flags != 0)
+        poll_ring_ = std::make_unique<IoRing>(ring_entries, poll_ring_flags | IORING_SETUP_IOPOLL);
     // FLUSH (fsync), DISCARD (fallocate) and I/O the kernel cannot do inline complete on an
     // io_uring worker: make those completions end KVM_RUN too (vmm/io_ring.h).
     try {
@@ -34,17 +38,24 @@ BlkVcpuService::BlkVcpuService(const GuestMemory& memory, unsigned ring_entries,
     }
 }
 
-void BlkVcpuService::add_queue(VirtioBlk& device, uint16_t queue, BlockEngineKind kind) {
+void BlkVcpuService::add_queue(VirtioBlk& device, uint16_t queue, BlockEngineKind kind,
+                               bool polled) {
+    if (polled && !poll_ring_)
+        throw std::system_error(EINVAL, std::system_category(),
+                                "polled drive without a polled ring");
     BlockEngine* engine = nullptr;
     for (auto& [owner, existing] : engines_)
         if (owner == &device) engine = existing.get();
     if (engine == nullptr) {
-        engines_.emplace_back(&device, make_block_engine(kind, device.backend(), ring_));
+        engines_.emplace_back(
+            &device, make_block_engine(kind, device.backend(), polled ? *poll_ring_ : ring_));
         engine = engines_.back().second.get();
     }
     BlkQueue& q = device.queue(queue);
     q.attach_engine(*engine);
-    queues_.push_back({&device, &q, device.queue_eventfd(queue)});
+    // The doorbell poll stays on the main ring even for a polled drive: an IOPOLL ring cannot
+    // carry it.
+    queues_.push_back({&device, &q, device.queue_eventfd(queue), polled});
 }
 
 void BlkVcpuService::start() {
@@ -60,6 +71,7 @@ void BlkVcpuService::register_buffers_once() noexcept {
     if (buffers_registered_ || buffers_failed_) return;
     try {
         ring_.register_guest_memory(memory_);
+        if (poll_ring_) poll_ring_->register_guest_memory(memory_);
         buffers_registered_ = true;
     } catch (const std::exception& e) {
         // Vectored I/O still works, one page pin per request more.
@@ -77,10 +89,20 @@ void BlkVcpuService::register_buffers_once() noexcept {
 // and then nothing stops the next KVM_RUN: a guest that polls would wait forever. The timeout's
 // own completion ends KVM_RUN at the latest 2 ms later. It is a request on the same ring, not a
 // signal: signals interfere with io_uring's worker creation on Linux 6.1 (ECANCELED writes).
-void BlkVcpuService::arm_watchdog_if_busy() noexcept {
-    if (watchdog_armed_ || !busy()) return;
-    ring_.arm_timeout(kWatchdogNs, kWatchdogTag);
-    watchdog_armed_ = ring_.submit() >= 0;
+//
+// Polled commands need more: no completion of theirs ends KVM_RUN (with the NVMe driver's poll
+// queues, nothing interrupts anyone; the command is done when someone polls). While one is in
+// flight a second timeout, kPollTickNs, brings this thread out of KVM_RUN to poll. Each tick
+// costs a vCPU exit, the poll and a re-arm; it is armed only while polled commands are out.
+void BlkVcpuService::arm_timers_if_busy() noexcept {
+    if (!watchdog_armed_ && busy()) {
+        ring_.arm_timeout(kWatchdogNs, kWatchdogTag);
+        watchdog_armed_ = ring_.submit() >= 0;
+    }
+    if (!poll_tick_armed_ && polled_busy()) {
+        ring_.arm_timeout(kPollTickNs, kPollTickTag);
+        poll_tick_armed_ = ring_.submit() >= 0;
+    }
 }
 
 bool BlkVcpuService::busy() const noexcept {
@@ -89,20 +111,39 @@ bool BlkVcpuService::busy() const noexcept {
     return false;
 }
 
+bool BlkVcpuService::polled_busy() const noexcept {
+    if (!poll_ring_) return false;
+    for (const Owned& owned : queues_)
+        if (owned.polled && owned.queue->busy()) return true;
+    return false;
+}
+
+// One pass of the kernel's polling on the polled ring (a syscall, only while polled commands
+// are in flight), then whatever it found and whatever the engines posted.
+unsigned BlkVcpuService::reap_polled() noexcept {
+    if (!poll_ring_) return 0;
+    if (polled_busy()) (void)poll_ring_->poll_completions();
+    return poll_ring_->reap();
+}
+
 void BlkVcpuService::service() noexcept {
     if (queues_.empty()) return;
     for (unsigned round = 0; round < kMaxRounds; ++round) {
         // Kick CQEs carry nothing we need: every owned queue is drained below anyway.
         unsigned progress = ring_.reap([this](uint32_t tag, int32_t) noexcept {
             if (tag == kWatchdogTag) watchdog_armed_ = false;
+            if (tag == kPollTickTag) poll_tick_armed_ = false;
         });
+        progress += reap_polled();
         for (Owned& owned : queues_) {
             const unsigned taken = owned.queue->drain();
             if (taken != 0 && !buffers_registered_) register_buffers_once();
             progress += taken;
         }
         if (ring_.queued_sqes() != 0) (void)ring_.submit();
-        if (progress != 0 || ring_.has_posted()) continue;
+        if (poll_ring_ && poll_ring_->queued_sqes() != 0) (void)poll_ring_->submit();
+        if (progress != 0 || ring_.has_posted() || (poll_ring_ && poll_ring_->has_posted()))
+            continue;
         bool more = false;
         for (Owned& owned : queues_) more = owned.queue->finish_batch() || more;
         // A completion can land while this thread is out of KVM_RUN: the task work then runs
@@ -110,12 +151,12 @@ void BlkVcpuService::service() noexcept {
         // clears the flag that would have made the next KVM_RUN return at once. Look at the CQ
         // once more, or that completion waits for the vCPU's next exit, which a halted guest
         // never makes (found with the guest's `blk irq`, 1 run in 10).
-        if (!more && !ring_.completions_ready() && !ring_.has_posted()) {
-            arm_watchdog_if_busy();
+        if (!more && !pending()) {
+            arm_timers_if_busy();
             return;
         }
     }
-    arm_watchdog_if_busy();
+    arm_timers_if_busy();
     // Out of rounds with work left: publish what is done, and have the queue's own doorbell
     // bring this thread back right after the guest had a turn (its poll fires, the task work
     // interrupts KVM_RUN). Returning without that would strand chains that the driver added

@@ -3,6 +3,13 @@
 // block I/O of those queues, and one engine per drive on that ring. Every time KVM_RUN returns
 // it reaps completions, drains its queues, submits everything in one io_uring_enter, and
 // interrupts the guest once per batch.
+//
+// Drives with `poll = true` (NVMe passthrough only) have their engines on a second ring, made
+// with IORING_SETUP_IOPOLL: such a ring cannot carry the doorbell polls (or any other
+// non-pollable request), and its completions reach the CQ only when this thread asks the kernel
+// to poll for them. service() does that on every pass while polled commands are in flight, and a
+// short timeout on the main ring (kPollTickNs) keeps KVM_RUN from lasting longer than that
+// meanwhile (docs/nvme.md, "Polled completions").
 #pragma once
 
 #include <memory>
@@ -21,35 +28,49 @@ class BlkVcpuService final : public VcpuWork {
     // (registration pins guest RAM, so a VM that never does I/O does not pay for it).
     // `ring_flags`: IORING_SETUP_* flags for the ring (SQE128 | CQE32 when an NVMe passthrough
     // drive is served here).
-    BlkVcpuService(const GuestMemory& memory, unsigned ring_entries, unsigned ring_flags = 0);
+    // `poll_ring_flags`: when not 0, the flags of the second ring for polled drives
+    // (IORING_SETUP_IOPOLL is added), made now.
+    BlkVcpuService(const GuestMemory& memory, unsigned ring_entries, unsigned ring_flags = 0,
+                   unsigned poll_ring_flags = 0);
 
     // Setup, before the vCPU thread starts: this thread serves `queue` of `device`, with an
-    // engine of `kind` (one per device on this ring). Throws std::system_error.
-    void add_queue(VirtioBlk& device, uint16_t queue, BlockEngineKind kind);
+    // engine of `kind` (one per device), on the polled ring when `polled`. Throws
+    // std::system_error (EINVAL: `polled` without a polled ring).
+    void add_queue(VirtioBlk& device, uint16_t queue, BlockEngineKind kind, bool polled = false);
     [[nodiscard]] bool empty() const { return queues_.empty(); }
 
     void start() override;
     void service() noexcept override;
     [[nodiscard]] bool busy() const noexcept override;
     [[nodiscard]] bool pending() const noexcept override {
-        return ring_.completions_ready() || ring_.has_posted();
+        return ring_.completions_ready() || ring_.has_posted() ||
+               (poll_ring_ && (poll_ring_->completions_ready() || poll_ring_->has_posted()));
     }
+
+    // The period of the main ring's timeout while polled commands are in flight: the longest a
+    // vCPU stays in KVM_RUN before this thread polls again.
+    static constexpr uint64_t kPollTickNs = 20'000;
 
   private:
     struct Owned {
         VirtioBlk* device;
         BlkQueue* queue;
         int eventfd;
+        bool polled;
     };
     void register_buffers_once() noexcept;
+    [[nodiscard]] bool polled_busy() const noexcept;
+    unsigned reap_polled() noexcept;
+    void arm_timers_if_busy() noexcept;
 
     const GuestMemory& memory_;
     IoRing ring_;
+    std::unique_ptr<IoRing> poll_ring_;  // IORING_SETUP_IOPOLL; null without polled drives
     std::vector<Owned> queues_;
     std::vector<std::pair<const VirtioBlk*, std::unique_ptr<BlockEngine>>> engines_;
-    void arm_watchdog_if_busy() noexcept;
 
     bool watchdog_armed_ = false;
+    bool poll_tick_armed_ = false;
     bool buffers_registered_ = false;
     bool buffers_failed_ = false;
 };

@@ -49,10 +49,16 @@ BlockBackend open_backend(const DriveConfig& drive, BlockEngineKind& kind) {
     if (kind != BlockEngineKind::nvme) return BlockBackend::open(options);
     if (drive.engine == DriveEngine::nvme) return open_nvme_backend(options);
     // "auto": a namespace that cannot be driven by passthrough (no permission for the generic
-    // device, metadata in the LBA format) is still a block device the uring engine can use.
+    // device, metadata in the LBA format) is still a block device the uring engine can use;
+    // but not for a polled drive, which only passthrough can serve.
     try {
         return open_nvme_backend(options);
     } catch (const std::system_error& e) {
+        if (drive.poll)
+            throw std::runtime_error("drive " + drive.id +
+                                     ": poll = true needs NVMe passthrough, which is not "
+                                     "possible here: " +
+                                     e.what());
         logf(LogLevel::info, "drive %s: NVMe passthrough not possible (%s); using io_uring",
              drive.id.c_str(), e.what());
     }
@@ -82,6 +88,7 @@ BlockDevices::BlockDevices(const VmConfig& config, const GuestMemory& memory, co
     std::vector<BlockEngineKind> kinds;
     std::vector<BlockBackend> backends;
     unsigned ring_flags = 0;
+    unsigned poll_ring_flags = 0;
     for (const DriveConfig& drive_config : config.drives) {
         BlockEngineKind kind = engine_kind(drive_config);
         backends.push_back(open_backend(drive_config, kind));
@@ -89,9 +96,21 @@ BlockDevices::BlockDevices(const VmConfig& config, const GuestMemory& memory, co
         // NVMe passthrough commands need 128-byte SQEs and 32-byte CQEs. One ring per vCPU
         // serves every drive, so all of them get the larger entries (a few KiB per ring).
         if (kind == BlockEngineKind::nvme) ring_flags = IORING_SETUP_SQE128 | IORING_SETUP_CQE32;
+        if (drive_config.poll) {
+            // The config check lets poll through only for the nvme engine (or "auto" on a
+            // namespace, which open_backend does not let fall back); check again all the same.
+            const NvmeNamespace* ns = backends.back().nvme_namespace();
+            if (kind != BlockEngineKind::nvme || ns == nullptr)
+                throw std::runtime_error("drive " + drive_config.id +
+                                         ": poll = true needs the nvme engine");
+            log_nvme_poll_support(ns->info);
+            // Polled drives get a second ring per vCPU (IORING_SETUP_IOPOLL is added there).
+            poll_ring_flags = IORING_SETUP_SQE128 | IORING_SETUP_CQE32;
+        }
     }
     for (uint32_t i = 0; i < config.vcpus; ++i)
-        services_.push_back(std::make_unique<BlkVcpuService>(memory, kRingEntries, ring_flags));
+        services_.push_back(
+            std::make_unique<BlkVcpuService>(memory, kRingEntries, ring_flags, poll_ring_flags));
 
     unsigned slot = kFirstSlot;
     for (size_t index = 0; index < config.drives.size(); ++index) {
@@ -103,13 +122,23 @@ BlockDevices::BlockDevices(const VmConfig& config, const GuestMemory& memory, co
         options.queues =
             drive_config.queues != 0 ? drive_config.queues : static_cast<uint16_t>(config.vcpus);
         options.queue_size = drive_config.queue_size;
+        options.logical_block_size = drive_config.logical_block_size;
         drive->device = std::make_shared<VirtioBlk>(memory, drive->backend, options);
+        if (const BlkBlockSizes& sizes = drive->device->block_sizes(); sizes.emulated()) {
+            logf(LogLevel::info,
+                 "drive %s: presenting %u-byte sectors on %u-byte blocks (logical_block_size): "
+                 "the guest is told the physical block is %u bytes, and requests not aligned "
+                 "to it fail",
+                 drive_config.id.c_str(), sizes.logical, drive->backend.logical_block_size(),
+                 drive->backend.logical_block_size());
+        }
         drive->transport = VirtioPciTransport::create(drive->device, msi_);
         Drive& d = *drive;
         drive->transport->set_bar_callback(
             [this, &d](const PciBarChange& change) { on_bar_change(d, change); });
         for (uint16_t q = 0; q < options.queues; ++q)
-            services_[q % config.vcpus]->add_queue(*drive->device, q, kinds[index]);
+            services_[q % config.vcpus]->add_queue(*drive->device, q, kinds[index],
+                                                   drive_config.poll);
         pci.add_device(slot, drive->transport);
 
         // Place BAR 0 (64-bit) and turn on memory decoding, as firmware would.
@@ -118,12 +147,15 @@ BlockDevices::BlockDevices(const VmConfig& config, const GuestMemory& memory, co
         write_config32(*drive->transport, 0x14, static_cast<uint32_t>(bar >> 32));
         write_config32(*drive->transport, 0x04, kPciCommandMemory);
         logf(LogLevel::info,
-             "drive %s: %s, %llu bytes, engine %s, PCI 00:%02x.0, BAR 0x%llx, %u queues",
+             "drive %s: %s, %llu bytes, engine %s%s, PCI 00:%02x.0, BAR 0x%llx, %u queues, "
+             "%u-byte blocks",
              drive_config.id.c_str(),
              drive->backend.is_null() ? "null" : drive->backend.path().c_str(),
              static_cast<unsigned long long>(drive->backend.capacity()),
-             std::string(to_string(kinds[index])).c_str(), slot,
-             static_cast<unsigned long long>(bar), options.queues);
+             std::string(to_string(kinds[index])).c_str(),
+             drive_config.poll ? " (polled completions, IORING_SETUP_IOPOLL)" : "", slot,
+             static_cast<unsigned long long>(bar), options.queues,
+             drive->device->block_sizes().logical);
         drives_.push_back(std::move(drive));
         ++slot;
     }

@@ -205,6 +205,13 @@ unsigned IoRing::reap_impl(TagThunk thunk, void* ctx) noexcept {
     return delivered;
 }
 
+int IoRing::poll_completions() noexcept {
+    // No retry on EINTR: the caller polls again on its next pass anyway, and a pending signal
+    // must get to run its handler first.
+    const int rc = io_uring_get_events(&ring_);
+    return rc < 0 ? rc : 0;
+}
+
 int IoRing::wait(unsigned min_complete) noexcept {
     for (;;) {
         const int rc = io_uring_submit_and_wait(&ring_, min_complete);

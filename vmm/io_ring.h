@@ -106,7 +106,8 @@ class IoRing {
     // (IORING_REGISTER_EVENTFD_ASYNC) is polled on this same ring; that poll's completion is
     // ordinary task work, which ends KVM_RUN, and is not itself async, so it does not re-fire.
     // Queues a one-shot timeout of `ns` nanoseconds whose expiry comes back through reap's
-    // on_tag as `tag` (res -ETIME). At most one at a time per ring (the timespec lives here).
+    // on_tag as `tag` (res -ETIME). The kernel copies the timespec (which lives here) when the
+    // SQE is submitted: submit() before arming another one. Several may be pending at once.
     // Like every completion it ends KVM_RUN through task work.
     void arm_timeout(uint64_t ns, uint32_t tag) noexcept;
 
@@ -151,6 +152,13 @@ class IoRing {
     unsigned reap() noexcept {
         return reap_impl([](void*, uint32_t, int32_t) noexcept {}, nullptr);
     }
+
+    // For a ring made with IORING_SETUP_IOPOLL: one non-blocking pass of the kernel's polling
+    // for completions (io_uring_enter with GETEVENTS and min_complete 0). Commands found done get
+    // their CQEs in the CQ ring, for reap(); on such a ring nothing else puts them there.
+    // Returns 0 or -errno. One syscall.
+    [[nodiscard]] int poll_completions() noexcept;
+    [[nodiscard]] bool polled() const noexcept { return (ring_.flags & IORING_SETUP_IOPOLL) != 0; }
 
     // Submits what is queued and blocks until at least `min_complete` CQEs are there (tests,
     // benchmarks, shutdown; the vCPU loop waits in KVM_RUN instead). Returns 0 or -errno.

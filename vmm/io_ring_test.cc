@@ -189,5 +189,17 @@ TEST(IoRing, FileSlotsAreReused) {
     EXPECT_EQ(ring.add_file(b.get()), sa);
 }
 
+// poll = true drives: a ring made with IORING_SETUP_IOPOLL says so, and one pass of polling with
+// nothing in flight returns at once, with nothing to reap.
+TEST(IoRing, PolledRingPollsWithoutBlocking) {
+    IoRing polled(8, IORING_SETUP_IOPOLL);
+    EXPECT_TRUE(polled.polled());
+    EXPECT_EQ(polled.poll_completions(), 0);
+    EXPECT_FALSE(polled.completions_ready());
+    EXPECT_EQ(polled.reap(), 0u);
+    const IoRing plain(8);
+    EXPECT_FALSE(plain.polled());
+}
+
 }  // namespace
 }  // namespace nvmevm

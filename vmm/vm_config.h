@@ -41,9 +41,15 @@ struct DriveConfig {
     std::string serial;         // GET_ID string (<= 20 bytes); empty: derived from the path
     bool direct = true;         // O_DIRECT where the backing accepts it
     uint64_t null_size_mib = 1024;  // capacity of a null drive without a path
-    SourceLocation where;           // the [[drive]] table
-    SourceLocation path_where;      // the path value
-    SourceLocation engine_where;    // the engine value; empty file: not given (use `where`)
+    // The block size the guest sees (virtio/blk_block_size.h): 0 for the backing's own, else
+    // 512 or 4096. Smaller than the backing's: requests not aligned to it fail with IOERR.
+    uint32_t logical_block_size = 0;
+    // Polled completions (IORING_SETUP_IOPOLL) on a second ring per vCPU: NVMe engine only.
+    bool poll = false;
+    SourceLocation where;         // the [[drive]] table
+    SourceLocation path_where;    // the path value
+    SourceLocation engine_where;  // the engine value; empty file: not given (use `where`)
+    SourceLocation poll_where;    // the poll value; empty file: not given
 };
 
 enum class ConsoleKind { stdout_stream, none, file };

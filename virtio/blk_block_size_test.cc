@@ -1,0 +1,123 @@
+#include "virtio/blk_block_size.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <system_error>
+
+#include "virtio/blk_backend.h"
+#include "virtio/blk_device.h"
+
+namespace nvmevm {
+namespace {
+
+TEST(BlkBlockSize, DefaultIsTheBackingsOwn) {
+    for (const uint32_t backing : {512u, 1024u, 2048u, 4096u}) {
+        const auto sizes = present_block_size(backing, 0);
+        ASSERT_TRUE(sizes) << backing;
+        EXPECT_EQ(sizes->logical, backing);
+        EXPECT_EQ(sizes->physical_block_exp, 0);
+        EXPECT_EQ(sizes->min_io_size, 1);
+        EXPECT_EQ(sizes->alignment_sectors, backing / 512);
+        EXPECT_FALSE(sizes->emulated());
+    }
+}
+
+TEST(BlkBlockSize, SmallerSectorsOnA4kBackingMakeItThePhysicalBlock) {
+    const auto sizes = present_block_size(4096, 512);
+    ASSERT_TRUE(sizes);
+    EXPECT_EQ(sizes->logical, 512u);
+    EXPECT_EQ(sizes->physical_block_exp, 3);  // 8 logical blocks per physical block
+    EXPECT_EQ(sizes->min_io_size, 8);
+    EXPECT_EQ(sizes->alignment_sectors, 8u);  // requests still need whole 4 KiB blocks
+    EXPECT_TRUE(sizes->emulated());
+    const auto half = present_block_size(4096, 2048);
+    ASSERT_TRUE(half);
+    EXPECT_EQ(half->physical_block_exp, 1);
+    EXPECT_EQ(half->min_io_size, 2);
+}
+
+TEST(BlkBlockSize, LargerBlocksThanTheBackingsAreSafe) {
+    const auto sizes = present_block_size(512, 4096);
+    ASSERT_TRUE(sizes);
+    EXPECT_EQ(sizes->logical, 4096u);
+    EXPECT_EQ(sizes->physical_block_exp, 0);
+    EXPECT_EQ(sizes->min_io_size, 1);
+    EXPECT_EQ(sizes->alignment_sectors, 1u);  // what the backing needs
+}
+
+TEST(BlkBlockSize, OnlyPowersOfTwoFrom512To4096) {
+    EXPECT_FALSE(present_block_size(4096, 256));
+    EXPECT_FALSE(present_block_size(4096, 8192));
+    EXPECT_FALSE(present_block_size(4096, 1000));
+    EXPECT_FALSE(present_block_size(8192, 0));
+    EXPECT_FALSE(present_block_size(0, 512));
+    EXPECT_FALSE(present_block_size(3 * 512, 512));
+}
+
+// The configuration space the guest reads (virtio 1.2, 5.2.4), for a passthrough backing with
+// 4 KiB blocks presented as such and as 512-byte sectors.
+class BlkDeviceBlockSize : public ::testing::Test {
+  protected:
+    BlockBackend backing(uint32_t block) {
+        PassthroughTraits traits;
+        traits.capacity = 64 << 20;
+        traits.logical_block_size = block;
+        traits.serial = "test";
+        return BlockBackend::passthrough(UniqueFd(::open("/dev/null", O_RDWR | O_CLOEXEC)),
+                                         "/dev/null", traits, nullptr);
+    }
+    static VirtioBlkConfig config(VirtioBlk& device) {
+        VirtioBlkConfig out{};
+        device.read_config(0, std::span(reinterpret_cast<uint8_t*>(&out), sizeof out));
+        return out;
+    }
+    GuestMemory memory{1 << 20};
+};
+
+TEST_F(BlkDeviceBlockSize, A4kNamespaceIsPresentedWith4kBlocksByDefault) {
+    const BlockBackend backend = backing(4096);
+    VirtioBlk device(memory, backend, BlkDeviceOptions{"d", 1, 256, 0});
+    const VirtioBlkConfig c = config(device);
+    EXPECT_EQ(c.capacity, (64u << 20) / 512);
+    EXPECT_EQ(c.blk_size, 4096u);
+    EXPECT_EQ(c.topology.physical_block_exp, 0);
+    EXPECT_EQ(c.topology.alignment_offset, 0);
+    EXPECT_EQ(c.topology.min_io_size, 1);
+    EXPECT_EQ(c.discard_sector_alignment, 8u);
+}
+
+TEST_F(BlkDeviceBlockSize, LogicalBlockSize512OnA4kNamespace) {
+    const BlockBackend backend = backing(4096);
+    VirtioBlk device(memory, backend, BlkDeviceOptions{"d", 1, 256, 512});
+    const VirtioBlkConfig c = config(device);
+    EXPECT_EQ(c.capacity, (64u << 20) / 512);
+    EXPECT_EQ(c.blk_size, 512u);
+    EXPECT_EQ(c.topology.physical_block_exp, 3);  // 4 KiB physical blocks
+    EXPECT_EQ(c.topology.alignment_offset, 0);
+    EXPECT_EQ(c.topology.min_io_size, 8);  // in logical blocks: 4 KiB
+    EXPECT_EQ(c.topology.opt_io_size, 0u);
+    EXPECT_EQ(c.discard_sector_alignment, 8u);
+    EXPECT_EQ(device.block_sizes().alignment_sectors, 8u);
+}
+
+TEST_F(BlkDeviceBlockSize, LogicalBlockSize4096OnA512Namespace) {
+    const BlockBackend backend = backing(512);
+    VirtioBlk device(memory, backend, BlkDeviceOptions{"d", 1, 256, 4096});
+    const VirtioBlkConfig c = config(device);
+    EXPECT_EQ(c.blk_size, 4096u);
+    EXPECT_EQ(c.topology.physical_block_exp, 0);
+    EXPECT_EQ(c.topology.min_io_size, 1);
+    EXPECT_EQ(c.discard_sector_alignment, 8u);  // never finer than blk_size
+    EXPECT_EQ(device.block_sizes().alignment_sectors, 1u);
+}
+
+TEST_F(BlkDeviceBlockSize, AnImpossibleSizeIsRefused) {
+    const BlockBackend backend = backing(4096);
+    EXPECT_THROW(VirtioBlk(memory, backend, BlkDeviceOptions{"d", 1, 256, 1000}),
+                 std::system_error);
+}
+
+}  // namespace
+}  // namespace nvmevm
