@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "virtio/test_virtqueue.h"
 
 namespace nvmevm {
@@ -56,6 +58,40 @@ TEST_F(SplitQueueTest, RingsMustBeAligned) {
     c = q.config();
     c.used_ring.value += 2;
     EXPECT_EQ(SplitQueue::validate(c, q.memory()), QueueError::used_misaligned);
+}
+
+// A hostile driver's misaligned rings: enable() refuses every one (the typed and atomic ring
+// accesses would be misaligned), the queue stays disabled and touches nothing.
+TEST_F(SplitQueueTest, MisalignedRingsAreNeverBound) {
+    TestVirtqueue q(16);
+    const uint64_t head = q.alloc(64);
+    q.add_chain({{head, 64, false}});  // something to pop, were the queue bound
+    struct Skew {
+        uint64_t desc, avail, used;
+        QueueError error;
+    };
+    std::vector<Skew> skews;
+    for (uint64_t b = 1; b < 16; ++b) skews.push_back({b, 0, 0, QueueError::desc_misaligned});
+    skews.push_back({0, 1, 0, QueueError::avail_misaligned});
+    for (uint64_t b = 1; b < 4; ++b) skews.push_back({0, 0, b, QueueError::used_misaligned});
+    for (const Skew& skew : skews) {
+        SplitQueueConfig c = q.config();
+        c.desc_table.value += skew.desc;
+        c.avail_ring.value += skew.avail;
+        c.used_ring.value += skew.used;
+        SplitQueue queue;
+        EXPECT_EQ(queue.enable(c, q.memory()), skew.error)
+            << skew.desc << " " << skew.avail << " " << skew.used;
+        EXPECT_FALSE(queue.enabled());
+        EXPECT_FALSE(queue.has_available());
+        DescriptorChain chain;
+        EXPECT_EQ(queue.pop(chain), PopResult::empty);
+    }
+    SplitQueue queue;  // the same rings, aligned: served
+    ASSERT_EQ(queue.enable(q.config(), q.memory()), QueueError::none);
+    DescriptorChain chain;
+    ASSERT_EQ(queue.pop(chain), PopResult::chain);
+    EXPECT_TRUE(queue.push_used(std::move(chain.token()), 0));
 }
 
 TEST_F(SplitQueueTest, RingsMustLieInsideRam) {

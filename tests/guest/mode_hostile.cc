@@ -105,7 +105,9 @@ bool raw_features(Raw& raw, const char** error) {
     return true;
 }
 
-bool raw_setup_queue(Raw& raw, unsigned i, uint16_t size, uint64_t desc_addr, const char** error) {
+// `avail_skew` and `used_skew` move the rings off their own (aligned) place by that many bytes.
+bool raw_setup_queue(Raw& raw, unsigned i, uint16_t size, uint64_t desc_addr, const char** error,
+                     uint64_t avail_skew = 0, uint64_t used_skew = 0) {
     RingMemory& ring = g_rings[i];
     for (auto& d : ring.desc) {
         d = Desc{};
@@ -119,8 +121,8 @@ bool raw_setup_queue(Raw& raw, unsigned i, uint16_t size, uint64_t desc_addr, co
     ring.avail[0] = 1;  // VIRTQ_AVAIL_F_NO_INTERRUPT
     raw.q[i] = RawQueue{static_cast<uint16_t>(i), 0, 0};
     return raw.transport.setup_queue(static_cast<uint16_t>(i), size, desc_addr,
-                                     addr_of(&ring.avail[0]), addr_of(&ring.used[0]),
-                                     kVirtioNoVector, error);
+                                     addr_of(&ring.avail[0]) + avail_skew,
+                                     addr_of(&ring.used[0]) + used_skew, kVirtioNoVector, error);
 }
 
 bool raw_start(Raw& raw, const char** error) {
@@ -535,7 +537,8 @@ void case_notify_missing_queue() {
 }
 
 // DRIVER_OK with a queue the device cannot use: it must set NEEDS_RESET (or refuse).
-void bad_queue_config_case(const char* name, uint16_t size, uint64_t desc) {
+void bad_queue_config_case(const char* name, uint16_t size, uint64_t desc, uint64_t avail_skew = 0,
+                           uint64_t used_skew = 0) {
     const char* error = nullptr;
     Outcome o;
     const char* problem = nullptr;
@@ -543,7 +546,7 @@ void bad_queue_config_case(const char* name, uint16_t size, uint64_t desc) {
         problem = error;
     } else {
         g_raw.queues = 1;
-        if (!raw_setup_queue(g_raw, 0, size, desc, &error)) {
+        if (!raw_setup_queue(g_raw, 0, size, desc, &error, avail_skew, used_skew)) {
             // Refused at setup (read back differs): an acceptable refusal.
         } else {
             g_raw.transport.add_status(kVirtioStatusDriverOk);
@@ -562,6 +565,11 @@ void case_bad_queue_config() {
     bad_queue_config_case("desc-table-wraps", kQueueSize, 0xffff'ffff'ffff'ff00);
     bad_queue_config_case("queue-size-not-power-of-two", 12, addr_of(&g_rings[0].desc[0]));
     bad_queue_config_case("queue-size-0", 0, addr_of(&g_rings[0].desc[0]));
+    // 2.7: the descriptor table 16-byte, the available ring 2-byte, the used ring 4-byte
+    // aligned. The device must not bind the rings (it would access them misaligned).
+    bad_queue_config_case("desc-table-misaligned", kQueueSize, addr_of(&g_rings[0].desc[0]) + 8);
+    bad_queue_config_case("avail-ring-misaligned", kQueueSize, addr_of(&g_rings[0].desc[0]), 1);
+    bad_queue_config_case("used-ring-misaligned", kQueueSize, addr_of(&g_rings[0].desc[0]), 0, 2);
 }
 
 void case_stray_register_writes() {
