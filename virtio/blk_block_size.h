@@ -18,10 +18,10 @@
 namespace nvmevm {
 
 struct BlkBlockSizes {
-    uint32_t logical = 512;           // blk_size: the unit the guest addresses
-    uint8_t physical_block_exp = 0;   // TOPOLOGY: log2(logical blocks per physical block)
-    uint16_t min_io_size = 1;         // TOPOLOGY: in logical blocks
-    uint32_t alignment_sectors = 1;   // every request's sector and length: a multiple of this
+    uint32_t logical = 512;          // blk_size: the unit the guest addresses
+    uint8_t physical_block_exp = 0;  // TOPOLOGY: log2(logical blocks per physical block)
+    uint16_t min_io_size = 1;        // TOPOLOGY: in logical blocks
+    uint32_t alignment_sectors = 1;  // every request's sector and length: a multiple of this
     [[nodiscard]] bool emulated() const { return physical_block_exp != 0; }
 };
 
@@ -31,7 +31,6 @@ inline constexpr uint32_t kMaxPresentedBlock = 4096;
 
 // What a drive whose backing works in `backing` bytes presents when asked for `requested`
 // (0: the backing's own). nullopt when either is not a power of two between 512 and 4096.
-[[nodiscard]] std::optional<BlkBlockSizes> present_block_size(uint32_t backing,
-                                                              uint32_t requested);
+[[nodiscard]] std::optional<BlkBlockSizes> present_block_size(uint32_t backing, uint32_t requested);
 
 }  // namespace nvmevm

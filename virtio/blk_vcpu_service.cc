@@ -14,16 +14,21 @@ namespace {
 constexpr unsigned kMaxRounds = 8;
 // The reap tag of the async-completion eventfd poll; queue doorbells use the queue's position.
 constexpr uint32_t kAsyncCompletionTag = 0x7fff'ffff;
-// The reap tag of the watchdog timeout, and its period.
+// The reap tags of the watchdog timeout and of its cancellation, and its period.
 constexpr uint32_t kWatchdogTag = 0x7fff'fffe;
+constexpr uint32_t kWatchdogCancelTag = 0x7fff'fffc;
 constexpr uint64_t kWatchdogNs = 2'000'000;
-// The reap tag of the polling tick (kPollTickNs).
+// The reap tags of the polling tick (kPollTickNs) and of its cancellation.
 constexpr uint32_t kPollTickTag = 0x7fff'fffd;
+constexpr uint32_t kPollTickCancelTag = 0x7fff'fffb;
 }  // namespace
 
 BlkVcpuService::BlkVcpuService(const GuestMemory& memory, unsigned ring_entries,
                                unsigned ring_flags, unsigned poll_ring_flags)
-    : memory_(memory), ring_(ring_entries, ring_flags) {
+    : memory_(memory),
+      ring_(ring_entries, ring_flags),
+      watchdog_(ring_, kWatchdogNs, kWatchdogTag, kWatchdogCancelTag),
+      poll_tick_(ring_, kPollTickNs, kPollTickTag, kPollTickCancelTag) {
     if (poll_ring_flags != 0)
         poll_ring_ = std::make_unique<IoRing>(ring_entries, poll_ring_flags | IORING_SETUP_IOPOLL);
     // FLUSH (fsync), DISCARD (fallocate) and I/O the kernel cannot do inline complete on an
@@ -87,22 +92,24 @@ void BlkVcpuService::register_buffers_once() noexcept {
 // normally ends KVM_RUN by itself (task work), but its task work can run while this thread is
 // out of KVM_RUN (on the return from an interrupt between the last look at the CQ and KVM_RUN),
 // and then nothing stops the next KVM_RUN: a guest that polls would wait forever. The timeout's
-// own completion ends KVM_RUN at the latest 2 ms later. It is a request on the same ring, not a
-// signal: signals interfere with io_uring's worker creation on Linux 6.1 (ECANCELED writes).
+// own completion ends KVM_RUN at the latest 2 ms later (it repeats where the kernel allows it:
+// vmm/ring_timer.h). It is a request on the same ring, not a signal: signals interfere with
+// io_uring's worker creation on Linux 6.1 (ECANCELED writes).
 //
 // Polled commands need more: no completion of theirs ends KVM_RUN (with the NVMe driver's poll
 // queues, nothing interrupts anyone; the command is done when someone polls). While one is in
 // flight a second timeout, kPollTickNs, brings this thread out of KVM_RUN to poll. Each tick
-// costs a vCPU exit, the poll and a re-arm; it is armed only while polled commands are out.
+// costs a vCPU exit and the poll; it runs only while polled commands are out.
 void BlkVcpuService::arm_timers_if_busy() noexcept {
-    if (!watchdog_armed_ && busy()) {
-        ring_.arm_timeout(kWatchdogNs, kWatchdogTag);
-        watchdog_armed_ = ring_.submit() >= 0;
-    }
-    if (!poll_tick_armed_ && polled_busy()) {
-        ring_.arm_timeout(kPollTickNs, kPollTickTag);
-        poll_tick_armed_ = ring_.submit() >= 0;
-    }
+    watchdog_.arm_if(busy());
+    poll_tick_.arm_if(polled_busy());
+}
+
+bool BlkVcpuService::completions_stuck(uint32_t& mark) const noexcept {
+    const IoRing::CqLook look = ring_.look_at_cq();
+    const bool stuck = look.waiting && look.head == mark;
+    mark = look.head;
+    return stuck;
 }
 
 bool BlkVcpuService::busy() const noexcept {
@@ -130,9 +137,9 @@ void BlkVcpuService::service() noexcept {
     if (queues_.empty()) return;
     for (unsigned round = 0; round < kMaxRounds; ++round) {
         // Kick CQEs carry nothing we need: every owned queue is drained below anyway.
-        unsigned progress = ring_.reap([this](uint32_t tag, int32_t) noexcept {
-            if (tag == kWatchdogTag) watchdog_armed_ = false;
-            if (tag == kPollTickTag) poll_tick_armed_ = false;
+        unsigned progress = ring_.reap([this](uint32_t tag, int32_t res) noexcept {
+            if (!watchdog_.on_completion(tag, res, busy()))
+                (void)poll_tick_.on_completion(tag, res, polled_busy());
         });
         progress += reap_polled();
         for (Owned& owned : queues_) {

@@ -18,6 +18,7 @@
 #include "virtio/blk_device.h"
 #include "virtio/blk_engine.h"
 #include "vmm/io_ring.h"
+#include "vmm/ring_timer.h"
 #include "vmm/vcpu_work.h"
 
 namespace nvmevm {
@@ -42,6 +43,7 @@ class BlkVcpuService final : public VcpuWork {
     void start() override;
     void service() noexcept override;
     [[nodiscard]] bool busy() const noexcept override;
+    [[nodiscard]] bool completions_stuck(uint32_t& mark) const noexcept override;
     [[nodiscard]] bool pending() const noexcept override {
         return ring_.completions_ready() || ring_.has_posted() ||
                (poll_ring_ && (poll_ring_->completions_ready() || poll_ring_->has_posted()));
@@ -69,8 +71,8 @@ class BlkVcpuService final : public VcpuWork {
     std::vector<Owned> queues_;
     std::vector<std::pair<const VirtioBlk*, std::unique_ptr<BlockEngine>>> engines_;
 
-    bool watchdog_armed_ = false;
-    bool poll_tick_armed_ = false;
+    RingTimer watchdog_;   // 2 ms while anything is in flight
+    RingTimer poll_tick_;  // kPollTickNs while polled commands are in flight
     bool buffers_registered_ = false;
     bool buffers_failed_ = false;
 };

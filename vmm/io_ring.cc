@@ -90,13 +90,32 @@ void IoRing::poll_multishot(int fd, uint32_t tag) {
     polls_.push_back({fd, tag});
 }
 
-void IoRing::arm_timeout(uint64_t ns, uint32_t tag) noexcept {
+// Linux 6.4; Debian 12's kernel headers predate it.
+#ifndef IORING_TIMEOUT_MULTISHOT
+#define IORING_TIMEOUT_MULTISHOT (1U << 6)
+#endif
+
+void IoRing::arm_timeout(uint64_t ns, uint32_t tag, bool repeat) noexcept {
     io_uring_sqe* sqe = get_sqe();
     if (sqe == nullptr) return;
     timeout_.tv_sec = static_cast<int64_t>(ns / 1'000'000'000);
     timeout_.tv_nsec = static_cast<long long>(ns % 1'000'000'000);
-    io_uring_prep_timeout(sqe, &timeout_, 0, 0);
+    // Count 0: a pure timeout (one-shot), or one that repeats forever (multishot).
+    io_uring_prep_timeout(sqe, &timeout_, 0, repeat ? IORING_TIMEOUT_MULTISHOT : 0);
     io_uring_sqe_set_data64(sqe, RingData::of_tag(tag));
+}
+
+void IoRing::cancel_timeout(uint32_t tag, uint32_t cancel_tag) noexcept {
+    io_uring_sqe* sqe = get_sqe();
+    if (sqe == nullptr) return;
+    io_uring_prep_timeout_remove(sqe, RingData::of_tag(tag), 0);
+    io_uring_sqe_set_data64(sqe, RingData::of_tag(cancel_tag));
+}
+
+IoRing::CqLook IoRing::look_at_cq() const noexcept {
+    const uint32_t head = __atomic_load_n(ring_.cq.khead, __ATOMIC_ACQUIRE);
+    const uint32_t tail = __atomic_load_n(ring_.cq.ktail, __ATOMIC_ACQUIRE);
+    return {head, head != tail};
 }
 
 void IoRing::register_async_completion_eventfd() {

@@ -105,11 +105,15 @@ class IoRing {
     // FLUSH would hang. An eventfd registered for async completions only
     // (IORING_REGISTER_EVENTFD_ASYNC) is polled on this same ring; that poll's completion is
     // ordinary task work, which ends KVM_RUN, and is not itself async, so it does not re-fire.
-    // Queues a one-shot timeout of `ns` nanoseconds whose expiry comes back through reap's
-    // on_tag as `tag` (res -ETIME). The kernel copies the timespec (which lives here) when the
-    // SQE is submitted: submit() before arming another one. Several may be pending at once.
-    // Like every completion it ends KVM_RUN through task work.
-    void arm_timeout(uint64_t ns, uint32_t tag) noexcept;
+    // Queues a timeout of `ns` nanoseconds whose expiry comes back through reap's on_tag as
+    // `tag` (res -ETIME). Like every completion it ends KVM_RUN through task work. `repeat`:
+    // it fires every `ns` until cancel_timeout (IORING_TIMEOUT_MULTISHOT, Linux 6.4; older
+    // kernels answer -EINVAL). The kernel copies the timespec (which lives here) when the SQE
+    // is submitted: submit() before arming another one. Several may be pending at once.
+    void arm_timeout(uint64_t ns, uint32_t tag, bool repeat = false) noexcept;
+    // Cancels the timeout tagged `tag` (its last CQE: -ECANCELED); the cancel's own CQE comes
+    // back as `cancel_tag`.
+    void cancel_timeout(uint32_t tag, uint32_t cancel_tag) noexcept;
 
     // Setup (any thread): creates and registers the eventfd. Then, on the owning thread, arm
     // it with poll_multishot(async_completion_eventfd(), tag).
@@ -127,6 +131,13 @@ class IoRing {
     [[nodiscard]] unsigned queued_sqes() const noexcept { return io_uring_sq_ready(&ring_); }
     // CQEs waiting to be reaped (a read of the CQ ring's head and tail; no syscall).
     [[nodiscard]] bool completions_ready() const noexcept { return io_uring_cq_ready(&ring_) != 0; }
+    // For another thread (the main thread's stall check): the CQ head (CQEs consumed so far, as
+    // a wrapping count) and whether CQEs are waiting, read with atomic loads.
+    struct CqLook {
+        uint32_t head = 0;
+        bool waiting = false;
+    };
+    [[nodiscard]] CqLook look_at_cq() const noexcept;
 
     // Completes `done` with `result` without the kernel: delivered by the next reap(), in post
     // order, after the CQEs. Lets an engine that finishes at once (null, synchronous fallbacks)

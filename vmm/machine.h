@@ -19,6 +19,7 @@ struct MachineCounters {
     uint64_t blk_requests = 0;
     uint64_t blk_interrupts = 0;
     uint64_t blk_errors = 0;
+    uint64_t stall_kicks = 0;  // vCPUs kicked out of KVM_RUN over completions left waiting
 };
 
 [[nodiscard]] VmOutcome run_machine(const VmConfig& config);

@@ -20,6 +20,11 @@ class VcpuWork {
     // The vCPU loop asks right before every KVM_RUN, to make the window in which a completion
     // can slip past it as small as possible.
     [[nodiscard]] virtual bool pending() const noexcept = 0;
+    // From another thread (the main thread looks every few milliseconds): true when CQEs have
+    // been waiting since the previous call, which left the CQ head in `mark` (start it at 0).
+    // Then the vCPU thread missed their wake-up (vmm/ring_timer.h says how that can happen)
+    // and is kicked out of KVM_RUN. A false "true" costs one spurious kick.
+    [[nodiscard]] virtual bool completions_stuck(uint32_t& mark) const noexcept = 0;
 };
 
 }  // namespace nvmevm
