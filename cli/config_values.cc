@@ -78,12 +78,6 @@ const char* engine_name(DriveEngine engine) {
     return "?";
 }
 
-void engine_available(DriveEngine engine, const SourceLocation& where) {
-    if (engine == DriveEngine::nvme) {
-        throw ConfigError(where, "engine \"nvme\" is not available yet: use \"uring\"");
-    }
-}
-
 uint16_t drive_queues(int64_t value, const SourceLocation& where) {
     if (value < 1 || value > kMaxDriveQueues) {
         throw ConfigError(where, "queues must be between 1 and " + std::to_string(kMaxDriveQueues) +

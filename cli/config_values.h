@@ -17,8 +17,6 @@ void cmdline(std::string_view value, const SourceLocation& where);
 void drive_id(std::string_view value, const SourceLocation& where);
 [[nodiscard]] DriveEngine engine(std::string_view value, const SourceLocation& where);
 [[nodiscard]] const char* engine_name(DriveEngine engine);
-// An engine this build can run: "nvme" is not one yet.
-void engine_available(DriveEngine engine, const SourceLocation& where);
 // [[drive]] queues as written: 1..kMaxDriveQueues (0, one per vCPU, is what leaving it out means).
 [[nodiscard]] uint16_t drive_queues(int64_t value, const SourceLocation& where);
 // [[drive]] queue_size: a power of two, kMinQueueSize..kMaxQueueSize.
