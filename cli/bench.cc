@@ -155,7 +155,13 @@ int run_bench(const BenchOptions& given, std::ostream& out, std::ostream& err,
     const uint64_t cpu_ns = process_cpu_ns();
     const std::string text = console.contents();
 
-    if (outcome.end != VmEnd::guest_status || outcome.guest_status != 0) {
+    // A guest that measured but saw requests fail prints its result and exits with a status:
+    // report the figures (a CI job keeps them, errors included), then fail.
+    std::string error;
+    std::optional<BenchResult> result;
+    if (outcome.end == VmEnd::guest_status) result = parse_bench_output(text, error);
+    const bool failed_run = outcome.end == VmEnd::guest_status && outcome.guest_status != 0;
+    if (outcome.end != VmEnd::guest_status || (failed_run && !result)) {
         err << kError << "the VM ended (" << describe(outcome.end)
             << (outcome.end == VmEnd::guest_status ? " " + std::to_string(outcome.guest_status)
                                                    : std::string())
@@ -166,8 +172,6 @@ int run_bench(const BenchOptions& given, std::ostream& out, std::ostream& err,
             err << kError << "this test guest has no `bench` mode\n";
         return outcome.end == VmEnd::guest_status ? exit_code::vmm_error : exit_code_for(outcome);
     }
-    std::string error;
-    const std::optional<BenchResult> result = parse_bench_output(text, error);
     if (!result) {
         err << kError << error << "; the guest's console ended with:\n" << tail(text);
         return exit_code::vmm_error;
@@ -185,6 +189,11 @@ int run_bench(const BenchOptions& given, std::ostream& out, std::ostream& err,
     host.counters = counters;
     out << (o.json ? format_bench_json(*result, host) : format_bench_summary(*result, host));
     out.flush();
+    if (failed_run) {
+        err << kError << "the guest's benchmark ended with status " << outcome.guest_status << " ("
+            << result->errors << " request(s) failed)\n";
+        return exit_code::vmm_error;
+    }
     return 0;
 }
 

@@ -217,6 +217,22 @@ TEST_F(BenchCli, AGuestFailureShowsItsConsole) {
     EXPECT_CONTAINS(r.err, "bench: FAIL no virtio-blk device");
 }
 
+TEST_F(BenchCli, AResultWithFailedRequestsIsReportedAndFails) {
+    // What the guest prints when requests stalled past its limit: the figures, then status 1.
+    console =
+        "NVMEVM-BENCH {\"rw\":\"randread\",\"bs\":4096,\"qd\":32,\"jobs\":1,\"mode\":"
+        "\"irq\",\"ops\":586,\"elapsed_ns\":11570290405,\"iops\":50,\"mbps\":0.2,"
+        "\"lat_ns\":{\"p50\":201163,\"p99\":4165266,\"p999\":4165266,\"max\":4169126},"
+        "\"kicks\":19,\"interrupts\":1,\"errors\":32}\n"
+        "nvmevm test guest: bench: 32 request(s) failed: exit status=1\n";
+    outcome = {VmEnd::guest_status, 1, "guest wrote exit status"};
+    const Result r = run({"bench", "--null", "64", "--no-progress", "--json"});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_CONTAINS(r.out, "\"errors\":32");
+    EXPECT_CONTAINS(r.out, "\"stall_kicks\":0");
+    EXPECT_CONTAINS(r.err, "32 request(s) failed");
+}
+
 TEST_F(BenchCli, ProgressLineEverySecond) {
     machine_sleep = std::chrono::milliseconds(1300);
     const Result r = run({"bench", "--null", "64", "--runtime", "3"});
