@@ -186,8 +186,11 @@ void BlkQueue::on_complete(InFlight& slot, int32_t result) noexcept {
                      result < 0 ? std::strerror(-result) : "short transfer");
     }
     if (slot.token.generation() == queue_.generation()) {
-        answer_locked(std::move(slot.token),
-                      request.complete(ok ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR));
+        // A short transfer (result >= 0, !ok) is an I/O error too.
+        const uint8_t status = ok ? VIRTIO_BLK_S_OK
+                                  : (result < 0 ? blk_status_for_result(result)
+                                                : static_cast<uint8_t>(VIRTIO_BLK_S_IOERR));
+        answer_locked(std::move(slot.token), request.complete(status));
     } else {
         slot.token.forget();  // the queue was reset while this request was in flight
     }

@@ -1,6 +1,7 @@
 #include "virtio/blk_request.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 namespace nvmevm {
@@ -281,6 +282,11 @@ uint32_t BlkRequest::complete_get_id(const std::array<uint8_t, VIRTIO_BLK_ID_BYT
     }
     *status_ = VIRTIO_BLK_S_OK;
     return static_cast<uint32_t>(done) + 1;
+}
+
+uint8_t blk_status_for_result(int32_t result) {
+    if (result >= 0) return VIRTIO_BLK_S_OK;
+    return result == -EOPNOTSUPP ? VIRTIO_BLK_S_UNSUPP : VIRTIO_BLK_S_IOERR;
 }
 
 }  // namespace nvmevm

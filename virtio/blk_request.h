@@ -129,4 +129,9 @@ class BlkRequest {
     FixedVector<BlkRange, kMaxBlkRanges> ranges_;
 };
 
+// The status byte for an engine's result: OK for a success, UNSUPP for -EOPNOTSUPP (the
+// backing cannot do it: a filesystem without hole punching, an NVMe "invalid opcode/field"),
+// IOERR for every other error.
+[[nodiscard]] uint8_t blk_status_for_result(int32_t result);
+
 }  // namespace nvmevm

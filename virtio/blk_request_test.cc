@@ -497,5 +497,14 @@ TEST_F(BlkRequestTest, WithoutAnAlignmentEverySectorIsFine) {
     EXPECT_TRUE(parse({{h, 16, false}, {d, 512, true}, {s, 1, true}}).execute);
 }
 
+TEST(BlkStatus, EngineResultsBecomeStatusBytes) {
+    EXPECT_EQ(blk_status_for_result(0), VIRTIO_BLK_S_OK);
+    EXPECT_EQ(blk_status_for_result(4096), VIRTIO_BLK_S_OK);
+    EXPECT_EQ(blk_status_for_result(-EOPNOTSUPP), VIRTIO_BLK_S_UNSUPP);
+    EXPECT_EQ(blk_status_for_result(-EIO), VIRTIO_BLK_S_IOERR);
+    EXPECT_EQ(blk_status_for_result(-ENOSPC), VIRTIO_BLK_S_IOERR);
+    EXPECT_EQ(blk_status_for_result(-EINVAL), VIRTIO_BLK_S_IOERR);
+}
+
 }  // namespace
 }  // namespace nvmevm
