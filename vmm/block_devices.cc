@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "boot/acpi_tables.h"
+#include "nvme/iopoll_safety.h"
 #include "nvme/namespace.h"
 #include "vmm/log.h"
 
@@ -103,6 +104,8 @@ BlockDevices::BlockDevices(const VmConfig& config, const GuestMemory& memory, co
             if (kind != BlockEngineKind::nvme || ns == nullptr)
                 throw std::runtime_error("drive " + drive_config.id +
                                          ": poll = true needs the nvme engine");
+            if (const auto refusal = nvme_iopoll_refusal_here())
+                throw std::runtime_error("drive " + drive_config.id + ": poll = true: " + *refusal);
             log_nvme_poll_support(ns->info);
             // Polled drives get a second ring per vCPU (IORING_SETUP_IOPOLL is added there).
             poll_ring_flags = IORING_SETUP_SQE128 | IORING_SETUP_CQE32;

@@ -11,7 +11,15 @@
 exec </dev/console >/dev/console 2>&1
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
+# Host files a scenario put under /tmp (LAB_L1_HOST_FILES from a checkout in /tmp, as a clean
+# CI clone may be) are in the initramfs there: keep them visible on the tmpfs that replaces it.
+if [ -n "$(ls -A /tmp 2>/dev/null)" ]; then
+    mv /tmp /tmp.initramfs && mkdir /tmp
+fi
 mount -t tmpfs tmpfs /tmp
+if [ -d /tmp.initramfs ]; then
+    cp -a /tmp.initramfs/. /tmp/ && rm -rf /tmp.initramfs
+fi
 mkdir -p /dev/shm && mount -t tmpfs tmpfs /dev/shm  # for POSIX shared memory, should nvmevm use it
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 
