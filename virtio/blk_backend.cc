@@ -4,9 +4,11 @@
 #include <liburing.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 #include <linux/nvme_ioctl.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -111,6 +113,10 @@ BlockBackend BlockBackend::open(const BlockBackendOptions& options) {
         backend.learn_block_device_limits();
     } else if (S_ISREG(st.st_mode)) {
         backend.capacity_ = static_cast<uint64_t>(st.st_size);
+        struct statfs fs {};
+        backend.memory_backed_ = ::fstatfs(backend.fd_.get(), &fs) == 0 &&
+                                 (fs.f_type == static_cast<decltype(fs.f_type)>(TMPFS_MAGIC) ||
+                                  fs.f_type == static_cast<decltype(fs.f_type)>(RAMFS_MAGIC));
         backend.learn_file_limits(options.path);
     } else {
         throw_errno(EINVAL, options.path + ": neither a regular file nor a block device");

@@ -2,7 +2,9 @@
 
 #include <dirent.h>
 #include <gtest/gtest.h>
+#include <linux/magic.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -226,6 +228,39 @@ int workers_after_io(BlockEngineKind kind, BlockBackend backend, BlockOp op, int
     return workers;
 }
 
+TEST(UringEngineMemoryBacked, TmpfsReadsAndWritesAreDoneInlineWithoutAWorker) {
+    ScratchFile file("/dev/shm", 1 << 20);
+    Rig rig(BlockBackend::open(options(file.path())), BlockEngineKind::uring);
+    ASSERT_TRUE(rig.backend.memory_backed());
+    std::memset(rig.ram(0), 0x3c, 4096);
+    Done wrote;
+    const std::vector<iovec> data{{rig.ram(0), 4096}};
+    rig.engine->submit(BlockIo::write(8192, data), &wrote);
+    // Done on this thread: no SQE for the kernel, the completion already posted.
+    EXPECT_EQ(rig.ring.queued_sqes(), 0u);
+    EXPECT_TRUE(rig.ring.has_posted());
+    EXPECT_TRUE(reap_one(rig.ring, wrote));
+    EXPECT_EQ(wrote.result, 4096);
+    EXPECT_EQ(file.read(8192, 4096), std::vector<uint8_t>(4096, 0x3c));
+    std::memset(rig.ram(65536), 0, 4096);
+    EXPECT_EQ(rig.rw(BlockOp::read, 8192, {{rig.ram(65536), 2048}, {rig.ram(69632), 2048}}), 4096);
+    EXPECT_EQ(std::memcmp(rig.ram(65536), rig.ram(0), 2048), 0);
+    EXPECT_EQ(std::memcmp(rig.ram(69632), rig.ram(2048), 2048), 0);
+    // Past the end of the file: a short read, as from io_uring.
+    EXPECT_EQ(rig.rw(BlockOp::read, (1 << 20) - 512, {{rig.ram(0), 4096}}), 512);
+}
+
+TEST(UringEngineMemoryBacked, OnlyMemoryFilesystemsCount) {
+    ScratchFile shm("/dev/shm", 4096);
+    EXPECT_TRUE(BlockBackend::open(options(shm.path())).memory_backed());
+    ScratchFile disk("/var/tmp", 4096);
+    struct statfs fs {};
+    ASSERT_EQ(::statfs("/var/tmp", &fs), 0);
+    if (fs.f_type == static_cast<decltype(fs.f_type)>(TMPFS_MAGIC))
+        GTEST_SKIP() << "/var/tmp is a tmpfs here";
+    EXPECT_FALSE(BlockBackend::open(options(disk.path())).memory_backed());
+}
+
 TEST(IoWorkers, NullEngineStartsNone) {
     const auto threads_before =
         std::distance(std::filesystem::directory_iterator("/proc/self/task"),
@@ -246,8 +281,17 @@ const char* op_name(BlockOp op) {
 }
 
 // Not a pass/fail property of nvmevm (the kernel decides): records what this machine does.
-// Expected on Linux 6.18: none for O_DIRECT on the disk, some for O_DIRECT on tmpfs (it cannot
-// complete without blocking) and for flushes (io_uring always runs FSYNC from a worker).
+// Expected on Linux 6.18: none for O_DIRECT on the disk, none for reads and writes on tmpfs
+// (nvmevm does those inline), some for flushes (io_uring always runs FSYNC from a worker).
+TEST(IoWorkers, TmpfsReadsAndWritesStartNone) {
+    ScratchFile file("/dev/shm", 1 << 20);
+    for (BlockOp op : {BlockOp::read, BlockOp::write})
+        EXPECT_EQ(workers_after_io(BlockEngineKind::uring, BlockBackend::open(options(file.path())),
+                                   op, 256, 32),
+                  0)
+            << op_name(op);
+}
+
 TEST(IoWorkers, Reported) {
     for (const char* dir : {"/tmp", "/dev/shm"}) {
         ScratchFile file(dir, 1 << 20);

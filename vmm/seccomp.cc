@@ -27,7 +27,9 @@ constexpr int kAllowed[] = {
     SYS_close,
     SYS_fstat,
     SYS_newfstatat,
-    SYS_lseek,  // stdio
+    SYS_lseek,   // stdio
+    SYS_preadv,  // reads and writes of memory-backed drives (tmpfs), done inline
+    SYS_pwritev,
     SYS_fsync,
     SYS_fdatasync,  // flush at stop; synchronous flush fallback
     SYS_fallocate,  // synchronous discard / write-zeroes fallback
