@@ -138,7 +138,10 @@ void BlkVcpuService::service() noexcept {
     for (unsigned round = 0; round < kMaxRounds; ++round) {
         // Kick CQEs carry nothing we need: every owned queue is drained below anyway.
         unsigned progress = ring_.reap([this](uint32_t tag, int32_t res) noexcept {
-            if (!watchdog_.on_completion(tag, res, busy()))
+            // Most tagged CQEs are doorbell kicks: only a timer's own asks whether it is needed.
+            if (watchdog_.owns(tag))
+                (void)watchdog_.on_completion(tag, res, busy());
+            else if (poll_tick_.owns(tag))
                 (void)poll_tick_.on_completion(tag, res, polled_busy());
         });
         progress += reap_polled();

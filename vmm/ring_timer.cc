@@ -14,8 +14,8 @@ void RingTimer::arm_if(bool needed) noexcept {
 }
 
 bool RingTimer::on_completion(uint32_t tag, int32_t res, bool needed) noexcept {
+    if (!owns(tag)) return false;
     if (tag == cancel_tag_) return true;  // the cancel's own CQE; the timeout's follows
-    if (tag != tag_) return false;
     if (res == -ETIME && repeats_) {
         // Still armed: it fires again one period later. Stop it when nothing needs it.
         if (!needed && !cancelling_) {

@@ -32,6 +32,11 @@ class RingTimer {
     // it is no longer needed is cancelled.
     bool on_completion(uint32_t tag, int32_t res, bool needed) noexcept;
 
+    // Whether `tag` is one of this timer's (a cheap test before on_completion, whose `needed`
+    // may cost something to work out).
+    [[nodiscard]] bool owns(uint32_t tag) const noexcept {
+        return tag == tag_ || tag == cancel_tag_;
+    }
     [[nodiscard]] bool armed() const noexcept { return armed_; }
     [[nodiscard]] bool repeats() const noexcept { return repeats_; }
 

@@ -13,6 +13,20 @@
 # L1 kernel stack are printed (L1-NVMEVM-STUCK lines).
 # Optional hook: lab_nvmevm_started PID, if the caller defines it, runs once nvmevm has started
 # (e.g. to look at /proc/PID/fdinfo).
+# lab_wait_passing_term PID: waits for PID, a background job whose caller has set a TERM/INT
+# trap that passes L1's timeout on to it, and returns its exit status. wait returns early (> 128)
+# when the trap runs; then it waits again for the job's own status. Clears the trap.
+lab_wait_passing_term() {
+    wait "$1"
+    _lab_wait_rc=$?
+    if [ "$_lab_wait_rc" -gt 128 ] && kill -0 "$1" 2>/dev/null; then
+        wait "$1"
+        _lab_wait_rc=$?
+    fi
+    trap - TERM INT
+    return "$_lab_wait_rc"
+}
+
 lab_dump_threads() {
     for task in /proc/"$1"/task/*; do
         echo "L1-NVMEVM-STUCK task=${task##*/} comm=$(cat "$task/comm" 2>/dev/null)" \
@@ -50,14 +64,8 @@ lab_run_nvmevm() {
         done
     ) &
     _lab_watch=$!
-    wait "$_lab_pid"
+    lab_wait_passing_term "$_lab_pid"
     _lab_status=$?
-    # wait returns early (> 128) when the TERM trap ran; wait again for nvmevm's own status.
-    if [ "$_lab_status" -gt 128 ] && kill -0 "$_lab_pid" 2>/dev/null; then
-        wait "$_lab_pid"
-        _lab_status=$?
-    fi
-    trap - TERM INT
     wait "$_lab_watch" 2>/dev/null
     # One line per distinct thread set (comm names sorted, so thread order does not matter).
     awk '{

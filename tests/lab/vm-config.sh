@@ -17,3 +17,16 @@ cmdline = "$LAB_L2_CMDLINE"
 output = "stdout"
 TOML
 }
+
+# lab_nvme_drive [KEY = VALUE]...: the [[drive]] table for L1's NVMe namespace served through
+# passthrough (/dev/ng0n1, engine "nvme"), with any extra lines after it.
+lab_nvme_drive() {
+    cat <<TOML
+
+[[drive]]
+id = "nvme"
+path = "/dev/ng0n1"
+engine = "nvme"
+TOML
+    [ $# -eq 0 ] || printf '%s\n' "$@"
+}

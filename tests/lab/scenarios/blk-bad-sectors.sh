@@ -29,6 +29,7 @@ dm_mod=$bs_kmods/md/dm-mod.ko loop_mod=$bs_kmods/block/loop.ko
 script=$bs_script guest=$bs_guest
 SH
     cat <<'SH'
+. /lab/lib.sh
 # Neither has dependencies (modinfo -F depends is empty); devtmpfs makes /dev/mapper/control
 # and /dev/loop*. Without udev, libdevmapper leaves /dev/mapper/NAME to udev ("Skipping
 # NODE_ADD [trust_udev]"): failing-backend.sh then runs `dmsetup mknodes`.
@@ -45,13 +46,8 @@ echo "L1-LOSETUP=$(/sbin/losetup --version 2>&1 | head -n 1)"
 bash "$script" /nvmevm "$guest" bad-sectors >/tmp/bad-sectors.out 2>&1 &
 pid=$!
 trap 'kill -TERM $pid' TERM INT
-wait "$pid"
+lab_wait_passing_term "$pid"
 rc=$?
-if [ "$rc" -gt 128 ] && kill -0 "$pid" 2>/dev/null; then
-    wait "$pid"
-    rc=$?
-fi
-trap - TERM INT
 cat /tmp/bad-sectors.out
 grep -E '^(== |guest errors=|\("I/O error"|FAIL|ok: )|skipped' /tmp/bad-sectors.out |
     sed 's/^/L1-BAD-SECTORS /'

@@ -39,14 +39,7 @@ lab_host_prepare() {
 
 lab_vm_config() {
     lab_vm_config_head 1
-    cat <<TOML
-
-[[drive]]
-id = "nvme"
-path = "/dev/ng0n1"
-engine = "nvme"
-logical_block_size = 512
-TOML
+    lab_nvme_drive "logical_block_size = 512"
 }
 
 lab_l1_run() {

@@ -35,13 +35,7 @@ lab_host_prepare() {
 
 lab_vm_config() {
     lab_vm_config_head 2
-    cat <<TOML
-
-[[drive]]
-id = "nvme"
-path = "/dev/ng0n1"
-engine = "nvme"
-TOML
+    lab_nvme_drive
 }
 
 lab_l1_run() {

@@ -21,14 +21,7 @@ LAB_FORBID_MARKERS+=("VM ready" "general protection fault")
 
 lab_vm_config() {
     lab_vm_config_head 2
-    cat <<TOML
-
-[[drive]]
-id = "nvme"
-path = "/dev/ng0n1"
-engine = "nvme"
-poll = true
-TOML
+    lab_nvme_drive "poll = true"
 }
 
 lab_l1_run() {
