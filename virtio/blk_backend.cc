@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <system_error>
 
+#include "virtio/blk_memory_image.h"
 #include "virtio/blk_uring_cmd.h"
 #include "vmm/log.h"
 
@@ -118,6 +119,13 @@ BlockBackend BlockBackend::open(const BlockBackendOptions& options) {
                                  (fs.f_type == static_cast<decltype(fs.f_type)>(TMPFS_MAGIC) ||
                                   fs.f_type == static_cast<decltype(fs.f_type)>(RAMFS_MAGIC));
         backend.learn_file_limits(options.path);
+        if (backend.memory_backed_) {
+            // Fewer allocated blocks than bytes: the file has holes (st_blocks counts 512-byte
+            // units of the pages tmpfs holds for it).
+            const bool sparse = static_cast<uint64_t>(st.st_blocks) * 512 < backend.capacity_;
+            backend.memory_image_ =
+                MemoryImage::map(backend.fd_.get(), backend.capacity_, !backend.read_only_, sparse);
+        }
     } else {
         throw_errno(EINVAL, options.path + ": neither a regular file nor a block device");
     }
@@ -208,6 +216,7 @@ int BlockBackend::discard_sync(uint64_t offset, uint64_t length) const noexcept 
         case DiscardMethod::none:
             return -EOPNOTSUPP;
         case DiscardMethod::punch_hole:
+            note_holes();
             return ::fallocate(fd_.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
                                static_cast<off_t>(offset), static_cast<off_t>(length)) == 0
                        ? 0
@@ -232,11 +241,16 @@ int BlockBackend::write_zeroes_sync(uint64_t offset, uint64_t length) const noex
             break;
         case ZeroMethod::punch_hole:
             mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+            note_holes();
             break;
     }
     return ::fallocate(fd_.get(), mode, static_cast<off_t>(offset), static_cast<off_t>(length)) == 0
                ? 0
                : -errno;
+}
+
+void BlockBackend::note_holes() const noexcept {
+    if (memory_image_) memory_image_->note_holes();
 }
 
 }  // namespace nvmevm

@@ -37,6 +37,7 @@ enum class DiscardMethod : uint8_t {
 };
 
 struct NvmeNamespace;  // nvme/namespace.h: what the NVMe passthrough engine needs
+class MemoryImage;     // virtio/blk_memory_image.h: a memory-backed file, mapped
 
 // What a passthrough backing (the NVMe engine's) tells the device; it learned it itself.
 struct PassthroughTraits {
@@ -76,6 +77,9 @@ class BlockBackend {
     // worker (iou-wrk), whose completion costs the vCPU a second exit; the uring engine does
     // them inline instead (virtio/blk_engine_uring.h).
     [[nodiscard]] bool memory_backed() const { return memory_backed_; }
+    // A memory-backed file mapped into nvmevm, for copies without a system call; null for
+    // every other backing, and where the file could not be mapped.
+    [[nodiscard]] const MemoryImage* memory_image() const { return memory_image_.get(); }
     // The smallest unit the backing reads and writes (512 or 4096); the device advertises it
     // as blk_size so that the guest's requests are aligned for O_DIRECT.
     [[nodiscard]] uint32_t logical_block_size() const { return logical_block_size_; }
@@ -102,6 +106,8 @@ class BlockBackend {
     [[nodiscard]] int flush_sync() const noexcept;
     [[nodiscard]] int discard_sync(uint64_t offset, uint64_t length) const noexcept;
     [[nodiscard]] int write_zeroes_sync(uint64_t offset, uint64_t length) const noexcept;
+    // Holes are about to be punched (discard, zeroing on tmpfs): see MemoryImage::note_holes.
+    void note_holes() const noexcept;
 
   private:
     BlockBackend() = default;
@@ -114,6 +120,7 @@ class BlockBackend {
     bool read_only_ = false;
     bool block_device_ = false;
     bool memory_backed_ = false;
+    std::shared_ptr<const MemoryImage> memory_image_;
     bool direct_ = false;
     uint32_t logical_block_size_ = 512;
     uint32_t dio_mem_align_ = 1;

@@ -1,8 +1,11 @@
 #include "virtio/blk_engine.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <linux/magic.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -18,6 +21,8 @@
 #include <vector>
 
 #include "virtio/blk_backend.h"
+#include "virtio/blk_bounce.h"
+#include "virtio/blk_memory_image.h"
 #include "virtio/blk_test_files.h"
 #include "vmm/guest_memory.h"
 #include "vmm/mapping.h"
@@ -259,6 +264,166 @@ TEST(UringEngineMemoryBacked, OnlyMemoryFilesystemsCount) {
     if (fs.f_type == static_cast<decltype(fs.f_type)>(TMPFS_MAGIC))
         GTEST_SKIP() << "/var/tmp is a tmpfs here";
     EXPECT_FALSE(BlockBackend::open(options(disk.path())).memory_backed());
+}
+
+TEST(UringEngineBounce, BuffersODirectWouldRefuseGoThroughAnAlignedCopy) {
+    ScratchFile file("/var/tmp", 1 << 20, 0x10);
+    Rig rig(BlockBackend::open(options(file.path())), BlockEngineKind::uring);
+    if (!rig.backend.direct()) GTEST_SKIP() << "no O_DIRECT on /var/tmp here";
+    // Odd addresses, and segments shorter than a block: O_DIRECT says EINVAL to both.
+    std::memset(rig.ram(1), 0x6d, 512);
+    const std::vector<iovec> odd{{rig.ram(1), 512}};
+    const BlockIo odd_write = BlockIo::write(4096, odd);
+    EXPECT_TRUE(needs_bounce_buffer(rig.backend, odd_write));
+    EXPECT_EQ(rig.run(odd_write), 512);
+    EXPECT_EQ(file.read(4096, 512), std::vector<uint8_t>(512, 0x6d));
+    const std::vector<iovec> halves{{rig.ram(8195), 256}, {rig.ram(12288), 256}};
+    EXPECT_TRUE(needs_bounce_buffer(rig.backend, BlockIo::read(4096, halves)));
+    EXPECT_EQ(rig.rw(BlockOp::read, 4096, halves), 512);
+    EXPECT_EQ(std::vector<uint8_t>(rig.ram(8195), rig.ram(8195 + 256)),
+              std::vector<uint8_t>(256, 0x6d));
+    EXPECT_EQ(std::vector<uint8_t>(rig.ram(12288), rig.ram(12288 + 256)),
+              std::vector<uint8_t>(256, 0x6d));
+    // Aligned requests keep the io_uring path; a misaligned offset or length is not the
+    // buffer's fault, and the backing answers it.
+    EXPECT_FALSE(needs_bounce_buffer(rig.backend,
+                                     BlockIo::read(4096, std::vector<iovec>{{rig.ram(0), 4096}})));
+    EXPECT_FALSE(needs_bounce_buffer(rig.backend,
+                                     BlockIo::read(4097, std::vector<iovec>{{rig.ram(1), 512}})));
+    EXPECT_FALSE(needs_bounce_buffer(rig.backend,
+                                     BlockIo::read(4096, std::vector<iovec>{{rig.ram(1), 100}})));
+}
+
+// Bytes tmpfs holds for the file (its allocated pages), as stat reports them.
+uint64_t allocated_bytes(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return ~0ull;
+    return static_cast<uint64_t>(st.st_blocks) * 512;
+}
+
+// A file of `size` bytes on /dev/shm that is all hole: no page allocated.
+std::string sparse_shm_file(uint64_t size) {
+    char path[] = "/dev/shm/nvmevm-blk-sparse.XXXXXX";
+    UniqueFd fd(::mkstemp(path));
+    if (!fd.valid() || ::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) std::abort();
+    return path;
+}
+
+TEST(UringEngineMemoryImage, ADenseFileIsMappedAndCopiedBothWays) {
+    ScratchFile file("/dev/shm", 1 << 20, 0x21);
+    Rig rig(BlockBackend::open(options(file.path())), BlockEngineKind::uring);
+    const MemoryImage* image = rig.backend.memory_image();
+    ASSERT_NE(image, nullptr);
+    EXPECT_FALSE(image->may_have_holes());
+    std::memset(rig.ram(0), 0x5e, 8192);
+    const std::vector<iovec> two{{rig.ram(0), 4096}, {rig.ram(8192), 4096}};
+    std::memset(rig.ram(8192), 0x5f, 4096);
+    // Straight through the mapping, as the engine does it: no system call to fall back on.
+    EXPECT_EQ(image->copy(BlockIo::write(65536, two)), 8192);
+    EXPECT_EQ(file.read(65536, 4096), std::vector<uint8_t>(4096, 0x5e));
+    EXPECT_EQ(file.read(69632, 4096), std::vector<uint8_t>(4096, 0x5f));
+    const std::vector<iovec> into{{rig.ram(1 << 20), 8192}};
+    EXPECT_EQ(image->copy(BlockIo::read(61440, into)), 8192);
+    EXPECT_EQ(std::vector<uint8_t>(rig.ram(1 << 20), rig.ram(1 << 20) + 4096),
+              std::vector<uint8_t>(4096, 0x21));
+    EXPECT_EQ(rig.ram(1 << 20)[4096], 0x5e);
+    // Past the end: left to preadv, which reads short.
+    EXPECT_FALSE(image->copy(BlockIo::read((1 << 20) - 512, into)).has_value());
+    EXPECT_EQ(rig.rw(BlockOp::read, (1 << 20) - 512, {{rig.ram(0), 4096}}), 512);
+}
+
+TEST(UringEngineMemoryImage, ReadsOfASparseFileLeaveItsHolesUnallocated) {
+    const std::string path = sparse_shm_file(1 << 20);
+    Rig rig(BlockBackend::open(options(path)), BlockEngineKind::uring);
+    ASSERT_NE(rig.backend.memory_image(), nullptr);
+    EXPECT_TRUE(rig.backend.memory_image()->may_have_holes());
+    std::memset(rig.ram(0), 0xee, 65536);
+    EXPECT_EQ(rig.rw(BlockOp::read, 0, {{rig.ram(0), 65536}}), 65536);
+    EXPECT_EQ(std::vector<uint8_t>(rig.ram(0), rig.ram(65536)), std::vector<uint8_t>(65536, 0));
+    // Through the mapping each page read would have been allocated.
+    EXPECT_EQ(allocated_bytes(path), 0u);
+    // Writes still go through the mapping and fill what they write, no more.
+    EXPECT_EQ(rig.rw(BlockOp::write, 8192, {{rig.ram(0), 4096}}), 4096);
+    EXPECT_EQ(allocated_bytes(path), 4096u);
+    ::unlink(path.c_str());
+}
+
+TEST(UringEngineMemoryImage, DiscardAndZeroingPunchHolesThatLaterReadsLeaveAlone) {
+    for (const BlockOp op : {BlockOp::discard, BlockOp::write_zeroes}) {
+        ScratchFile file("/dev/shm", 1 << 20, 0x42);
+        Rig rig(BlockBackend::open(options(file.path())), BlockEngineKind::uring);
+        ASSERT_FALSE(rig.backend.memory_image()->may_have_holes());
+        const BlockIo punch =
+            op == BlockOp::discard ? BlockIo::discard(0, 262144) : BlockIo::write_zeroes(0, 262144);
+        ASSERT_EQ(rig.run(punch), 0);
+        EXPECT_TRUE(rig.backend.memory_image()->may_have_holes());
+        const uint64_t after_punch = allocated_bytes(file.path());
+        EXPECT_EQ(after_punch, (1u << 20) - 262144);
+        EXPECT_EQ(rig.rw(BlockOp::read, 0, {{rig.ram(0), 262144}}), 262144);
+        EXPECT_EQ(std::vector<uint8_t>(rig.ram(0), rig.ram(262144)),
+                  std::vector<uint8_t>(262144, 0));
+        EXPECT_EQ(allocated_bytes(file.path()), after_punch);
+    }
+}
+
+TEST(UringEngineMemoryImage, AFileTruncatedUnderTheDriveReadsShortInsteadOfKillingNvmevm) {
+    ScratchFile file("/dev/shm", 1 << 20, 0x42);
+    Rig rig(BlockBackend::open(options(file.path())), BlockEngineKind::uring);
+    ASSERT_NE(rig.backend.memory_image(), nullptr);
+    ASSERT_EQ(::truncate(file.path().c_str(), 0), 0);  // someone else shrinks the file
+    // The mapping faults (SIGBUS), and preadv answers: end of file.
+    EXPECT_EQ(rig.rw(BlockOp::read, 4096, {{rig.ram(0), 4096}}), 0);
+    std::memset(rig.ram(0), 0x77, 4096);
+    EXPECT_EQ(rig.rw(BlockOp::write, 4096, {{rig.ram(0), 4096}}), 4096);
+    EXPECT_EQ(file.read(4096, 4096), std::vector<uint8_t>(4096, 0x77));
+}
+
+// A tmpfs of 64 KiB mounted for one test (needs root; skipped otherwise).
+class SmallTmpfs {
+  public:
+    SmallTmpfs() {
+        char dir[] = "/tmp/nvmevm-small-tmpfs.XXXXXX";
+        if (::mkdtemp(dir) == nullptr) return;
+        dir_ = dir;
+        mounted_ = ::mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k") == 0;
+    }
+    ~SmallTmpfs() {
+        if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
+        if (!dir_.empty()) ::rmdir(dir_.c_str());
+    }
+    SmallTmpfs(const SmallTmpfs&) = delete;
+    SmallTmpfs& operator=(const SmallTmpfs&) = delete;
+    [[nodiscard]] bool mounted() const { return mounted_; }
+    [[nodiscard]] const std::string& dir() const { return dir_; }
+
+  private:
+    std::string dir_;
+    bool mounted_ = false;
+};
+
+TEST(UringEngineMemoryImage, WritingIntoAFullTmpfsIsEnospcNotACrash) {
+    SmallTmpfs tmpfs;
+    if (!tmpfs.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (needs root)";
+    const std::string path = tmpfs.dir() + "/drive";
+    {
+        UniqueFd fd(::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600));
+        ASSERT_TRUE(fd.valid());
+        ASSERT_EQ(::ftruncate(fd.get(), 1 << 20), 0);  // 1 MiB of holes on 64 KiB of tmpfs
+    }
+    Rig rig(BlockBackend::open(options(path)), BlockEngineKind::uring);
+    ASSERT_NE(rig.backend.memory_image(), nullptr);
+    std::memset(rig.ram(0), 0x3a, 4096);
+    int32_t result = 0;
+    uint64_t written = 0;
+    for (uint64_t offset = 0; offset < (1 << 20) && result >= 0; offset += 4096) {
+        result = rig.rw(BlockOp::write, offset, {{rig.ram(0), 4096}});
+        if (result == 4096) written += 4096;
+    }
+    // The mapped write faulted when tmpfs ran out, and pwritev said why.
+    EXPECT_EQ(result, -ENOSPC);
+    EXPECT_GT(written, 0u);
+    EXPECT_LE(written, 65536u);
+    ::unlink(path.c_str());
 }
 
 TEST(IoWorkers, NullEngineStartsNone) {

@@ -4,9 +4,12 @@
 #include <sys/uio.h>
 
 #include <cerrno>
+#include <optional>
 #include <system_error>
 
 #include "virtio/blk_backend.h"
+#include "virtio/blk_bounce.h"
+#include "virtio/blk_memory_image.h"
 #include "virtio/blk_uring_cmd.h"
 
 namespace nvmevm {
@@ -39,8 +42,14 @@ io_uring_sqe* UringBlockEngine::sqe_for(IoCompletion* done) noexcept {
 void UringBlockEngine::submit(const BlockIo& io, IoCompletion* done) noexcept {
     if (io.op != BlockOp::read && io.op != BlockOp::flush && backend_.read_only())
         return ring_.post(done, -EROFS);
-    if (backend_.memory_backed() && (io.op == BlockOp::read || io.op == BlockOp::write))
-        return ring_.post(done, copy_inline(io));
+    if (backend_.memory_backed() && (io.op == BlockOp::read || io.op == BlockOp::write)) {
+        if (const MemoryImage* image = backend_.memory_image())
+            if (const std::optional<int32_t> copied = image->copy(io))
+                return ring_.post(done, *copied);
+        return ring_.post(done, copy_by_system_call(io));
+    }
+    if (needs_bounce_buffer(backend_, io))
+        return ring_.post(done, transfer_through_bounce_buffer(backend_, io));
     switch (io.op) {
         case BlockOp::read:
             return submit_rw(io, done, false);
@@ -65,8 +74,9 @@ void UringBlockEngine::submit(const BlockIo& io, IoCompletion* done) noexcept {
 }
 
 // A memory copy on this thread, as io_uring's worker would do it, without the worker's wake-up
-// and the second vCPU exit its completion costs. The byte count or -errno, as a CQE's res.
-int32_t UringBlockEngine::copy_inline(const BlockIo& io) const noexcept {
+// and the second vCPU exit its completion costs; for what the mapped image leaves (see
+// MemoryImage::copy). The byte count or -errno, as a CQE's res.
+int32_t UringBlockEngine::copy_by_system_call(const BlockIo& io) const noexcept {
     const int count = static_cast<int>(io.segments.size());
     const auto offset = static_cast<off_t>(io.offset);
     ssize_t n = 0;
@@ -120,6 +130,7 @@ void UringBlockEngine::submit_flush(IoCompletion* done) noexcept {
 void UringBlockEngine::submit_fallocate(const BlockIo& io, IoCompletion* done, int mode) noexcept {
     io_uring_sqe* sqe = sqe_for(done);
     if (sqe == nullptr) return;
+    if ((mode & FALLOC_FL_PUNCH_HOLE) != 0) backend_.note_holes();
     io_uring_prep_fallocate(sqe, static_cast<int>(slot_), mode, static_cast<off_t>(io.offset),
                             static_cast<off_t>(io.length));
     io_uring_sqe_set_flags(sqe, IOSQE_FIXED_FILE);

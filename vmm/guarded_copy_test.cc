@@ -1,0 +1,81 @@
+#include "vmm/guarded_copy.h"
+
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "vmm/mapping.h"
+#include "vmm/unique_fd.h"
+
+namespace nvmevm {
+namespace {
+
+constexpr size_t kPage = 4096;
+
+// Two pages of a /dev/shm file, mapped shared: the kind of mapping guarded copies are for.
+struct MappedShmFile {
+    UniqueFd fd;
+    Mapping mapping;
+
+    MappedShmFile() {
+        char path[] = "/dev/shm/nvmevm-guarded-copy.XXXXXX";
+        fd = UniqueFd(::mkstemp(path));
+        if (!fd.valid()) std::abort();
+        ::unlink(path);
+        if (::ftruncate(fd.get(), 2 * kPage) != 0) std::abort();
+        mapping = Mapping::of_fd(fd.get(), 2 * kPage);
+    }
+    uint8_t* bytes() const { return static_cast<uint8_t*>(mapping.get()); }
+    // Every page behind the mapping goes: touching it now raises SIGBUS.
+    void shrink_to_nothing() const {
+        if (::ftruncate(fd.get(), 0) != 0) std::abort();
+    }
+};
+
+TEST(GuardedCopy, CopiesLikeMemcpy) {
+    install_guarded_copy_handler();
+    MappedShmFile file;
+    std::vector<uint8_t> data(2 * kPage, 0x6b);
+    ASSERT_TRUE(guarded_copy(file.bytes(), data.data(), data.size()));
+    std::vector<uint8_t> back(2 * kPage);
+    ASSERT_TRUE(guarded_copy(back.data(), file.bytes(), back.size()));
+    EXPECT_EQ(back, data);
+}
+
+TEST(GuardedCopy, AFaultFailsTheCopyEveryTimeAndTheThreadGoesOn) {
+    install_guarded_copy_handler();
+    MappedShmFile file;
+    file.shrink_to_nothing();
+    std::vector<uint8_t> buffer(kPage, 0x11);
+    // Twice each way: a SIGBUS left blocked after the first would kill the process the second
+    // time.
+    for (int round = 0; round < 2; ++round) {
+        EXPECT_FALSE(guarded_copy(buffer.data(), file.bytes(), kPage));
+        EXPECT_FALSE(guarded_copy(file.bytes() + kPage, buffer.data(), kPage));
+    }
+    // The file grows back: the same addresses work again.
+    ASSERT_EQ(::ftruncate(file.fd.get(), 2 * kPage), 0);
+    EXPECT_TRUE(guarded_copy(file.bytes(), buffer.data(), kPage));
+    EXPECT_EQ(file.bytes()[kPage - 1], 0x11);
+}
+
+TEST(GuardedCopy, AFaultOutsideAGuardedCopyStillKills) {
+    install_guarded_copy_handler();
+    EXPECT_EXIT(
+        {
+            MappedShmFile file;
+            file.shrink_to_nothing();
+            volatile uint8_t* page = file.bytes();
+            page[0] = 1;  // not guarded: the default action
+            std::_Exit(0);
+        },
+        ::testing::KilledBySignal(SIGBUS), "");
+}
+
+}  // namespace
+}  // namespace nvmevm
