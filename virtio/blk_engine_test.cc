@@ -48,6 +48,8 @@ struct Rig {
 
     Rig(BlockBackend b, BlockEngineKind kind, unsigned entries = 64)
         : ring(entries), backend(std::move(b)) {
+        // A guest that has touched all of its RAM: every chunk can be registered.
+        std::memset(backing.get(), 0, kGuestRam);
         ring.register_guest_memory(memory);
         engine = make_block_engine(kind, backend, ring);
     }

@@ -2,7 +2,9 @@
 
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -34,25 +36,55 @@ IoRing::~IoRing() {
     io_uring_queue_exit(&ring_);
 }
 
-void IoRing::register_guest_memory(const GuestMemory& memory, uint64_t max_chunk) {
+void IoRing::register_guest_memory(const GuestMemory& memory, uint64_t chunk) {
     if (!chunks_.empty()) throw std::system_error(EEXIST, std::system_category(), "fixed buffers");
-    if (max_chunk == 0 || max_chunk > kMaxFixedBuffer) max_chunk = kMaxFixedBuffer;
+    if (chunk == 0) chunk = kFixedBufferChunk;
+    uint64_t total = 0;
+    for (const GuestRegion& region : memory.regions()) total += region.size;
+    while (chunk < kMaxFixedBuffer && (total + chunk - 1) / chunk > kMaxFixedBuffers / 2)
+        chunk *= 2;
     std::vector<Chunk> chunks;
     for (const GuestRegion& region : memory.regions()) {
-        for (uint64_t done = 0; done < region.size; done += max_chunk) {
-            const uint64_t size = std::min(max_chunk, region.size - done);
-            chunks.push_back({region.host_base + done, region.guest_base + done, size});
-        }
+        for (uint64_t done = 0; done < region.size; done += chunk)
+            chunks.push_back({region.host_base + done, std::min(chunk, region.size - done)});
     }
     std::sort(chunks.begin(), chunks.end(),
-              [](const Chunk& a, const Chunk& b) { return a.host < b.host; });
-    std::vector<iovec> iovecs;
-    iovecs.reserve(chunks.size());
-    for (const Chunk& chunk : chunks) iovecs.push_back({chunk.host, chunk.size});
-    const int rc =
-        io_uring_register_buffers(&ring_, iovecs.data(), static_cast<unsigned>(iovecs.size()));
-    if (rc < 0) throw_errno(rc, "io_uring_register_buffers (guest RAM)");
+              [](const Chunk& x, const Chunk& y) { return x.host < y.host; });
+    const int rc = io_uring_register_buffers_sparse(&ring_, static_cast<unsigned>(chunks.size()));
+    if (rc < 0) throw_errno(rc, "io_uring_register_buffers_sparse (guest RAM)");
+    page_size_ = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+    residency_.resize((chunk + page_size_ - 1) / page_size_);
     chunks_ = std::move(chunks);
+}
+
+size_t IoRing::registered_fixed_buffers() const noexcept {
+    return static_cast<size_t>(std::count_if(chunks_.begin(), chunks_.end(), [](const Chunk& c) {
+        return c.state == ChunkState::registered;
+    }));
+}
+
+// Pinning a page the guest never touched would allocate it: only whole resident chunks are
+// registered. A chunk that is not yet is looked at again after twice as many uses, so a hot
+// chunk is registered soon after the guest has touched it all, and a cold one costs a mincore
+// now and then.
+bool IoRing::try_register(Chunk& chunk, unsigned index) noexcept {
+    if (registration_refused_) return false;
+    if (++chunk.uses < chunk.next_try) return false;
+    chunk.next_try = chunk.next_try < (1u << 30) ? chunk.next_try * 2 : chunk.next_try;
+    if (::mincore(chunk.host, chunk.size, residency_.data()) != 0) return false;
+    const auto pages = static_cast<size_t>((chunk.size + page_size_ - 1) / page_size_);
+    for (size_t i = 0; i < pages; ++i)
+        if ((residency_[i] & 1) == 0) return false;
+    iovec buffer{chunk.host, chunk.size};
+    __u64 tag = 0;
+    const int rc = io_uring_register_buffers_update_tag(&ring_, index, &buffer, &tag, 1);
+    if (rc < 0) {
+        chunk.state = ChunkState::refused;
+        if (rc == -ENOMEM) registration_refused_ = true;
+        return false;
+    }
+    chunk.state = ChunkState::registered;
+    return true;
 }
 
 void IoRing::register_file_table(unsigned slots) {
@@ -239,7 +271,7 @@ int IoRing::wait(unsigned min_complete) noexcept {
     }
 }
 
-int IoRing::fixed_buffer_index(const void* host, size_t len) const noexcept {
+int IoRing::fixed_buffer_index(const void* host, size_t len) noexcept {
     const auto* p = static_cast<const uint8_t*>(host);
     // The last chunk that starts at or below p.
     auto it = std::upper_bound(chunks_.begin(), chunks_.end(), p,
@@ -248,19 +280,16 @@ int IoRing::fixed_buffer_index(const void* host, size_t len) const noexcept {
     --it;
     const auto offset = static_cast<uint64_t>(p - it->host);
     if (offset > it->size || len > it->size - offset) return -1;
-    return static_cast<int>(it - chunks_.begin());
-}
-
-IoRing::FixedRange IoRing::fixed_range(GuestAddress gpa, uint64_t len) const noexcept {
-    // A handful of chunks (one per GiB of RAM): a scan is as fast as a search.
-    for (size_t i = 0; i < chunks_.size(); ++i) {
-        const Chunk& c = chunks_[i];
-        if (gpa.value < c.guest_base) continue;
-        const uint64_t offset = gpa.value - c.guest_base;
-        if (offset > c.size || len > c.size - offset) continue;
-        return {static_cast<int>(i), c.host + offset};
+    const auto index = static_cast<unsigned>(it - chunks_.begin());
+    switch (it->state) {
+        case ChunkState::registered:
+            return static_cast<int>(index);
+        case ChunkState::refused:
+            return -1;
+        case ChunkState::offered:
+            break;
     }
-    return {};
+    return try_register(*it, index) ? static_cast<int>(index) : -1;
 }
 
 }  // namespace nvmevm

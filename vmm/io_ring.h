@@ -65,9 +65,11 @@ struct RingData {
 
 class IoRing {
   public:
-    // io_uring caps one registered buffer at 1 GiB on many kernels: guest RAM is registered in
-    // chunks no larger than this.
-    static constexpr uint64_t kMaxFixedBuffer = uint64_t{1} << 30;
+    // Guest RAM is offered to io_uring as fixed buffers in chunks of this size (more for guests
+    // above 16 GiB: the kernel takes at most kMaxFixedBuffers of them, and half is kept spare).
+    static constexpr uint64_t kFixedBufferChunk = uint64_t{2} << 20;
+    static constexpr uint64_t kMaxFixedBuffers = 16384;             // IORING_MAX_REG_BUFFERS
+    static constexpr uint64_t kMaxFixedBuffer = uint64_t{1} << 30;  // the kernel's cap on one
 
     // `entries` SQ entries (rounded up to a power of two by the kernel), a CQ twice as large:
     // with every request in flight plus a poll CQE per queue there is room before overflow.
@@ -80,11 +82,15 @@ class IoRing {
 
     // ---- setup (throws std::system_error) ----
 
-    // Registers every region of guest RAM as fixed buffers, split into <= 1 GiB chunks. Pins the
-    // pages: all of guest RAM becomes resident, and without CAP_IPC_LOCK it counts against
-    // RLIMIT_MEMLOCK (ENOMEM when over; the caller may go on without fixed buffers).
-    // `max_chunk` exists for tests (small chunks); leave it at the default.
-    void register_guest_memory(const GuestMemory& memory, uint64_t max_chunk = kMaxFixedBuffer);
+    // Offers guest RAM as fixed buffers, in chunks, without pinning anything yet: an empty
+    // (sparse) buffer table, one slot per chunk. fixed_buffer_index registers a chunk when a
+    // request first needs it and every page of it is already resident, so registration never
+    // makes guest RAM resident that the guest has not touched (registering all of it at once
+    // made a 1 GiB guest resident in full, and took 5.3 s, at its first request). Without
+    // CAP_IPC_LOCK, registered chunks count against RLIMIT_MEMLOCK; when that runs out, the
+    // rest stays vectored. Throws std::system_error where the kernel has no sparse buffer
+    // tables (Linux < 5.19): the caller goes on without fixed buffers. `chunk` exists for tests.
+    void register_guest_memory(const GuestMemory& memory, uint64_t chunk = kFixedBufferChunk);
     // Creates a sparse table of `slots` registered files (once per ring).
     void register_file_table(unsigned slots);
     // Puts `fd` in a free slot of the table (created with 16 slots if there is none yet) and
@@ -176,14 +182,12 @@ class IoRing {
     [[nodiscard]] int wait(unsigned min_complete) noexcept;
 
     // Maps [host, host + len) to the fixed buffer holding all of it: its index, or -1 when the
-    // range is not inside one registered chunk (then use the vectored ops).
-    [[nodiscard]] int fixed_buffer_index(const void* host, size_t len) const noexcept;
-    // The same for a guest range: the index and the host address, or index -1.
-    struct FixedRange {
-        int index = -1;
-        uint8_t* host = nullptr;
-    };
-    [[nodiscard]] FixedRange fixed_range(GuestAddress gpa, uint64_t len) const noexcept;
+    // range is not inside one chunk of guest RAM, or its chunk is not registered (then use the
+    // vectored ops). Registers the chunk on the way when every page of it is resident (one
+    // mincore; retried after 2, 4, 8, ... uses while it is not).
+    [[nodiscard]] int fixed_buffer_index(const void* host, size_t len) noexcept;
+    // Fixed buffers registered so far (tests, logs).
+    [[nodiscard]] size_t registered_fixed_buffers() const noexcept;
 
     [[nodiscard]] int ring_fd() const noexcept { return ring_.ring_fd; }
     [[nodiscard]] unsigned setup_flags() const noexcept { return ring_.flags; }
@@ -194,11 +198,15 @@ class IoRing {
     unsigned reap_impl(TagThunk thunk, void* ctx) noexcept;
     void rearm_poll(uint32_t tag) noexcept;
 
-    struct Chunk {  // one registered buffer, sorted by host address
+    enum class ChunkState : uint8_t { offered, registered, refused };
+    struct Chunk {  // one slot of the buffer table, sorted by host address
         uint8_t* host;
-        uint64_t guest_base;
         uint64_t size;
+        ChunkState state = ChunkState::offered;
+        uint32_t uses = 0;      // requests that wanted it while not registered
+        uint32_t next_try = 1;  // the use count at which residency is looked at again
     };
+    [[nodiscard]] bool try_register(Chunk& chunk, unsigned index) noexcept;
     struct Poll {
         int fd;
         uint32_t tag;
@@ -208,6 +216,9 @@ class IoRing {
     UniqueFd async_eventfd_;  // closed after ~IoRing has exited the ring
     mutable io_uring ring_{};
     std::vector<Chunk> chunks_;
+    std::vector<unsigned char> residency_;  // mincore's answer for one chunk, reused
+    uint64_t page_size_ = 4096;
+    bool registration_refused_ = false;  // RLIMIT_MEMLOCK ran out: register nothing more
     std::vector<Poll> polls_;
     std::vector<bool> file_slots_;  // true: slot in use
     IoCompletion* posted_head_ = nullptr;

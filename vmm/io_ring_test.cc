@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -163,20 +165,52 @@ TEST(IoRing, GuestMemoryIsRegisteredInChunksAndLookedUp) {
     constexpr uint64_t kMiB = 1 << 20;
     Mapping backing = Mapping::anonymous(3 * kMiB);
     auto* base = static_cast<uint8_t*>(backing.get());
+    std::memset(base, 0, 3 * kMiB);  // a guest that has touched all of its RAM
     GuestMemory memory = GuestMemory::wrap({base, 3 * kMiB});
     IoRing ring(8);
     ring.register_guest_memory(memory, kMiB);
+    EXPECT_EQ(ring.registered_fixed_buffers(), 0u);  // nothing before a request needs it
     EXPECT_EQ(ring.fixed_buffer_index(base, 4096), 0);
     EXPECT_EQ(ring.fixed_buffer_index(base + kMiB, kMiB), 1);
     EXPECT_EQ(ring.fixed_buffer_index(base + 2 * kMiB + 100, 10), 2);
+    EXPECT_EQ(ring.registered_fixed_buffers(), 3u);
     // Straddling two chunks, or outside guest RAM: no fixed buffer.
     EXPECT_EQ(ring.fixed_buffer_index(base + kMiB - 1, 2), -1);
     EXPECT_EQ(ring.fixed_buffer_index(base - 1, 1), -1);
     EXPECT_EQ(ring.fixed_buffer_index(base + 3 * kMiB, 1), -1);
-    const IoRing::FixedRange r = ring.fixed_range(GuestAddress{kMiB + 8}, 512);
-    EXPECT_EQ(r.index, 1);
-    EXPECT_EQ(r.host, base + kMiB + 8);
-    EXPECT_EQ(ring.fixed_range(GuestAddress{3 * kMiB - 1}, 2).index, -1);
+}
+
+size_t resident_pages(const uint8_t* base, uint64_t size) {
+    std::vector<unsigned char> pages(size / 4096);
+    if (::mincore(const_cast<uint8_t*>(base), size, pages.data()) != 0) return ~size_t{0};
+    return static_cast<size_t>(
+        std::count_if(pages.begin(), pages.end(), [](unsigned char p) { return (p & 1) != 0; }));
+}
+
+// Registering (pinning) a chunk allocates every page of it. Only chunks the guest has touched
+// in full are registered, so guest RAM it never touched stays unallocated.
+TEST(IoRing, FixedBuffersNeverMakeUntouchedGuestRamResident) {
+    constexpr uint64_t kMiB = 1 << 20;
+    Mapping backing = Mapping::anonymous(8 * kMiB);
+    auto* base = static_cast<uint8_t*>(backing.get());
+    GuestMemory memory = GuestMemory::wrap({base, 8 * kMiB});
+    IoRing ring(8);
+    ring.register_guest_memory(memory, kMiB);
+    std::memset(base + kMiB, 1, kMiB);  // chunk 1: all touched
+    base[3 * kMiB] = 1;                 // chunk 3: one page
+    for (int use = 0; use < 100; ++use) {
+        EXPECT_EQ(ring.fixed_buffer_index(base, 4096), -1);
+        EXPECT_EQ(ring.fixed_buffer_index(base + 3 * kMiB, 4096), -1);
+    }
+    EXPECT_EQ(ring.fixed_buffer_index(base + kMiB, 4096), 1);
+    EXPECT_EQ(ring.registered_fixed_buffers(), 1u);
+    EXPECT_EQ(resident_pages(base, 8 * kMiB), kMiB / 4096 + 1);
+    // Once the guest has touched the rest of chunk 3, a later request gets it registered.
+    std::memset(base + 3 * kMiB, 2, kMiB);
+    int index = -1;
+    for (int use = 0; use < 300 && index < 0; ++use)
+        index = ring.fixed_buffer_index(base + 3 * kMiB + 8192, 4096);
+    EXPECT_EQ(index, 3);
 }
 
 TEST(IoRing, FileSlotsAreReused) {
