@@ -41,6 +41,8 @@ constexpr int kAllowed[] = {
     SYS_brk,
     SYS_mprotect,  // malloc
     SYS_mincore,   // guest RAM residency at exit
+    // A SIGBUS outside a guarded copy restores the default action (vmm/guarded_copy.cc).
+    SYS_rt_sigaction,
     SYS_rt_sigprocmask,
     SYS_rt_sigreturn,
     SYS_rt_sigtimedwait,
