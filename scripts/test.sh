@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's second command, and what CI runs (.ci/run): install what is needed, check
 # formatting, build with warnings as errors, run every test (unit, kvm, lab), run each fuzz
-# target for 30 s, then build the unit and kvm tests again with AddressSanitizer +
+# target for 20 s, then build the unit and kvm tests again with AddressSanitizer +
 # UndefinedBehaviorSanitizer and run them.
 #   LABELS=unit scripts/test.sh     # only some labels (a ctest -L regex)
 set -euo pipefail
@@ -24,8 +24,8 @@ export NVMEVM_TEST_BZIMAGE=$LAB_BZIMAGE NVMEVM_TEST_VMLINUX=$LAB_VMLINUX
 echo "== tests"
 (cd build && ctest --output-on-failure -j1 ${LABELS:+-L "$LABELS"})
 
-echo "== fuzz smoke: each libFuzzer target for 30 s (docs/fuzzing.md)"
-scripts/fuzz.sh 30
+echo "== fuzz smoke: each libFuzzer target for 20 s (docs/fuzzing.md)"
+scripts/fuzz.sh 20
 
 echo "== ASan/UBSan build and tests"
 BUILD_DIR=build-asan scripts/build.sh -DNVMEVM_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug

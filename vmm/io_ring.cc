@@ -58,32 +58,43 @@ void IoRing::register_guest_memory(const GuestMemory& memory, uint64_t chunk) {
 }
 
 size_t IoRing::registered_fixed_buffers() const noexcept {
-    return static_cast<size_t>(std::count_if(chunks_.begin(), chunks_.end(), [](const Chunk& c) {
-        return c.state == ChunkState::registered;
-    }));
+    return static_cast<size_t>(std::count_if(chunks_.begin(), chunks_.end(),
+                                             [](const Chunk& c) { return c.pinned_size != 0; }));
 }
 
-// Pinning a page the guest never touched would allocate it: only whole resident chunks are
-// registered. A chunk that is not yet is looked at again after twice as many uses, so a hot
-// chunk is registered soon after the guest has touched it all, and a cold one costs a mincore
-// now and then.
-bool IoRing::try_register(Chunk& chunk, unsigned index) noexcept {
-    if (registration_refused_) return false;
+// Pinning a page the guest never touched would allocate it: a slot holds only resident pages,
+// the run of them around the request that asked. A chunk whose pages are not all there is
+// looked at again after twice as many requests, so buffers the guest keeps using are registered
+// soon after it has touched them, and cold ones cost a mincore now and then. Refilling a slot
+// while requests use its old buffer is safe: io_uring keeps that buffer until they complete.
+bool IoRing::try_register(Chunk& chunk, unsigned index, const uint8_t* p, size_t len) noexcept {
+    if (registration_refused_ || len == 0) return false;
     if (++chunk.uses < chunk.next_try) return false;
     chunk.next_try = chunk.next_try < (1u << 30) ? chunk.next_try * 2 : chunk.next_try;
     if (::mincore(chunk.host, chunk.size, residency_.data()) != 0) return false;
     const auto pages = static_cast<size_t>((chunk.size + page_size_ - 1) / page_size_);
-    for (size_t i = 0; i < pages; ++i)
-        if ((residency_[i] & 1) == 0) return false;
-    iovec buffer{chunk.host, chunk.size};
+    const auto resident = [&](size_t page) { return (residency_[page] & 1) != 0; };
+    const auto first = static_cast<size_t>(static_cast<uint64_t>(p - chunk.host) / page_size_);
+    const auto last =
+        static_cast<size_t>(static_cast<uint64_t>(p + len - 1 - chunk.host) / page_size_);
+    for (size_t page = first; page <= last; ++page)
+        if (!resident(page)) return false;
+    size_t begin = first;
+    while (begin > 0 && resident(begin - 1)) --begin;
+    size_t end = last + 1;
+    while (end < pages && resident(end)) ++end;
+    uint8_t* const run = chunk.host + begin * page_size_;
+    const uint64_t run_size = std::min<uint64_t>(end * page_size_, chunk.size) - begin * page_size_;
+    iovec buffer{run, run_size};
     __u64 tag = 0;
     const int rc = io_uring_register_buffers_update_tag(&ring_, index, &buffer, &tag, 1);
     if (rc < 0) {
-        chunk.state = ChunkState::refused;
+        chunk.refused = true;
         if (rc == -ENOMEM) registration_refused_ = true;
         return false;
     }
-    chunk.state = ChunkState::registered;
+    chunk.pinned = run;
+    chunk.pinned_size = run_size;
     return true;
 }
 
@@ -281,15 +292,12 @@ int IoRing::fixed_buffer_index(const void* host, size_t len) noexcept {
     const auto offset = static_cast<uint64_t>(p - it->host);
     if (offset > it->size || len > it->size - offset) return -1;
     const auto index = static_cast<unsigned>(it - chunks_.begin());
-    switch (it->state) {
-        case ChunkState::registered:
-            return static_cast<int>(index);
-        case ChunkState::refused:
-            return -1;
-        case ChunkState::offered:
-            break;
-    }
-    return try_register(*it, index) ? static_cast<int>(index) : -1;
+    if (it->refused) return -1;
+    if (it->pinned_size != 0 && p >= it->pinned &&
+        static_cast<uint64_t>(p - it->pinned) <= it->pinned_size &&
+        len <= it->pinned_size - static_cast<uint64_t>(p - it->pinned))
+        return static_cast<int>(index);
+    return try_register(*it, index, p, len) ? static_cast<int>(index) : -1;
 }
 
 }  // namespace nvmevm

@@ -83,13 +83,14 @@ class IoRing {
     // ---- setup (throws std::system_error) ----
 
     // Offers guest RAM as fixed buffers, in chunks, without pinning anything yet: an empty
-    // (sparse) buffer table, one slot per chunk. fixed_buffer_index registers a chunk when a
-    // request first needs it and every page of it is already resident, so registration never
-    // makes guest RAM resident that the guest has not touched (registering all of it at once
-    // made a 1 GiB guest resident in full, and took 5.3 s, at its first request). Without
-    // CAP_IPC_LOCK, registered chunks count against RLIMIT_MEMLOCK; when that runs out, the
-    // rest stays vectored. Throws std::system_error where the kernel has no sparse buffer
-    // tables (Linux < 5.19): the caller goes on without fixed buffers. `chunk` exists for tests.
+    // (sparse) buffer table, one slot per chunk. fixed_buffer_index fills a chunk's slot when a
+    // request needs it, with the run of already-resident pages around the request, so
+    // registration never makes guest RAM resident that the guest has not touched (registering
+    // all of it at once made a 1 GiB guest resident in full, and took 5.3 s, at its first
+    // request). Without CAP_IPC_LOCK, registered pages count against RLIMIT_MEMLOCK; when that
+    // runs out, the rest stays vectored. Throws std::system_error where the kernel has no
+    // sparse buffer tables (Linux < 5.19): the caller goes on without fixed buffers. `chunk`
+    // exists for tests.
     void register_guest_memory(const GuestMemory& memory, uint64_t chunk = kFixedBufferChunk);
     // Creates a sparse table of `slots` registered files (once per ring).
     void register_file_table(unsigned slots);
@@ -182,9 +183,10 @@ class IoRing {
     [[nodiscard]] int wait(unsigned min_complete) noexcept;
 
     // Maps [host, host + len) to the fixed buffer holding all of it: its index, or -1 when the
-    // range is not inside one chunk of guest RAM, or its chunk is not registered (then use the
-    // vectored ops). Registers the chunk on the way when every page of it is resident (one
-    // mincore; retried after 2, 4, 8, ... uses while it is not).
+    // range is not inside one chunk of guest RAM, or not registered (then use the vectored ops).
+    // A range outside its chunk's registered pages has the slot refilled, when every page of it
+    // is resident, with the resident run around it (one mincore; while that fails, or for ranges
+    // outside a registered run, looked at again after 2, 4, 8, ... such requests).
     [[nodiscard]] int fixed_buffer_index(const void* host, size_t len) noexcept;
     // Fixed buffers registered so far (tests, logs).
     [[nodiscard]] size_t registered_fixed_buffers() const noexcept;
@@ -198,15 +200,19 @@ class IoRing {
     unsigned reap_impl(TagThunk thunk, void* ctx) noexcept;
     void rearm_poll(uint32_t tag) noexcept;
 
-    enum class ChunkState : uint8_t { offered, registered, refused };
     struct Chunk {  // one slot of the buffer table, sorted by host address
         uint8_t* host;
         uint64_t size;
-        ChunkState state = ChunkState::offered;
-        uint32_t uses = 0;      // requests that wanted it while not registered
+        // What the slot holds: the resident pages around the requests that wanted it (empty:
+        // nothing registered yet).
+        uint8_t* pinned = nullptr;
+        uint64_t pinned_size = 0;
+        bool refused = false;   // the kernel said no: vectored for good
+        uint32_t uses = 0;      // requests that found their range not registered
         uint32_t next_try = 1;  // the use count at which residency is looked at again
     };
-    [[nodiscard]] bool try_register(Chunk& chunk, unsigned index) noexcept;
+    [[nodiscard]] bool try_register(Chunk& chunk, unsigned index, const uint8_t* p,
+                                    size_t len) noexcept;
     struct Poll {
         int fd;
         uint32_t tag;

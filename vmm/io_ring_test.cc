@@ -187,8 +187,8 @@ size_t resident_pages(const uint8_t* base, uint64_t size) {
         std::count_if(pages.begin(), pages.end(), [](unsigned char p) { return (p & 1) != 0; }));
 }
 
-// Registering (pinning) a chunk allocates every page of it. Only chunks the guest has touched
-// in full are registered, so guest RAM it never touched stays unallocated.
+// Registering (pinning) a page allocates it. A slot holds only pages the guest has touched (the
+// resident run around the request), so guest RAM it never touched stays unallocated.
 TEST(IoRing, FixedBuffersNeverMakeUntouchedGuestRamResident) {
     constexpr uint64_t kMiB = 1 << 20;
     Mapping backing = Mapping::anonymous(8 * kMiB);
@@ -196,21 +196,30 @@ TEST(IoRing, FixedBuffersNeverMakeUntouchedGuestRamResident) {
     GuestMemory memory = GuestMemory::wrap({base, 8 * kMiB});
     IoRing ring(8);
     ring.register_guest_memory(memory, kMiB);
-    std::memset(base + kMiB, 1, kMiB);  // chunk 1: all touched
-    base[3 * kMiB] = 1;                 // chunk 3: one page
+    std::memset(base + kMiB, 1, kMiB);             // chunk 1: all touched
+    std::memset(base + 3 * kMiB + 8192, 1, 8192);  // chunk 3: two pages
     for (int use = 0; use < 100; ++use) {
-        EXPECT_EQ(ring.fixed_buffer_index(base, 4096), -1);
-        EXPECT_EQ(ring.fixed_buffer_index(base + 3 * kMiB, 4096), -1);
+        EXPECT_EQ(ring.fixed_buffer_index(base, 4096), -1);                    // untouched
+        EXPECT_EQ(ring.fixed_buffer_index(base + 3 * kMiB, 4096), -1);         // untouched
+        EXPECT_EQ(ring.fixed_buffer_index(base + 3 * kMiB + 4096, 8192), -1);  // half touched
     }
     EXPECT_EQ(ring.fixed_buffer_index(base + kMiB, 4096), 1);
+    EXPECT_EQ(ring.fixed_buffer_index(base + 2 * kMiB - 4096, 4096), 1);  // the same run
     EXPECT_EQ(ring.registered_fixed_buffers(), 1u);
-    EXPECT_EQ(resident_pages(base, 8 * kMiB), kMiB / 4096 + 1);
-    // Once the guest has touched the rest of chunk 3, a later request gets it registered.
-    std::memset(base + 3 * kMiB, 2, kMiB);
+    EXPECT_EQ(resident_pages(base, 8 * kMiB), kMiB / 4096 + 2);
+    // The touched pages of chunk 3 are registered as they are, at a later look (backoff).
     int index = -1;
     for (int use = 0; use < 300 && index < 0; ++use)
-        index = ring.fixed_buffer_index(base + 3 * kMiB + 8192, 4096);
+        index = ring.fixed_buffer_index(base + 3 * kMiB + 8192, 8192);
     EXPECT_EQ(index, 3);
+    EXPECT_EQ(resident_pages(base, 8 * kMiB), kMiB / 4096 + 2);
+    // Once the guest has touched more of chunk 3, the slot grows to the new run.
+    std::memset(base + 3 * kMiB, 2, kMiB);
+    index = -1;
+    for (int use = 0; use < 3000 && index < 0; ++use)
+        index = ring.fixed_buffer_index(base + 3 * kMiB + 65536, 4096);
+    EXPECT_EQ(index, 3);
+    EXPECT_EQ(ring.fixed_buffer_index(base + 3 * kMiB + 8192, 8192), 3);  // still covered
 }
 
 TEST(IoRing, FileSlotsAreReused) {

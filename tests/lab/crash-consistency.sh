@@ -16,12 +16,12 @@
 # or not; a partial append must keep the old bytes). The disk itself is left as the kill left it,
 # so the next L2 boot replays the journal through nvmevm. Finally L2 boots once more, mounts and
 # unmounts cleanly and powers off; then L1 and the host (fsck.ext4 -fn, debugfs) check the disk
-# itself. LAB_CC_KILLS (host environment, default 6 to fit CI) sets the number of kills.
+# itself. LAB_CC_KILLS (host environment, default 4 to fit CI) sets the number of kills.
 # Format: docs/lab.md "Writing a scenario". Needs e2fsprogs on the host.
 # shellcheck source=tests/lab/vm-config.sh
 source "$lab_src/vm-config.sh"
 
-cc_kills=${LAB_CC_KILLS:-6}
+cc_kills=${LAB_CC_KILLS:-4}
 # shellcheck disable=SC2154  # cc_engine: set by the scenario that sources this file
 case $cc_engine in
     uring) cc_drive=/dev/vda cc_l1_dev=/dev/vda cc_drive_engine="" ;;
