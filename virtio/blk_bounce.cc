@@ -38,6 +38,18 @@ bool needs_bounce_buffer(const BlockBackend& backend, const BlockIo& io) noexcep
     return misplaced && aligned(io.offset, block) && aligned(total, block);
 }
 
+int32_t transfer_synchronously(int fd, bool write, std::span<const iovec> segments,
+                               uint64_t offset) noexcept {
+    const int count = static_cast<int>(segments.size());
+    const auto at = static_cast<off_t>(offset);
+    ssize_t n = 0;
+    do {
+        n = write ? ::pwritev(fd, segments.data(), count, at)
+                  : ::preadv(fd, segments.data(), count, at);
+    } while (n < 0 && errno == EINTR);
+    return n < 0 ? -errno : static_cast<int32_t>(n);
+}
+
 int32_t transfer_through_bounce_buffer(const BlockBackend& backend, const BlockIo& io) noexcept {
     size_t total = 0;
     for (const iovec& segment : io.segments) total += segment.iov_len;
@@ -46,21 +58,16 @@ int32_t transfer_through_bounce_buffer(const BlockBackend& backend, const BlockI
     if (total == 0 || ::posix_memalign(&raw, alignment, total) != 0) return -ENOMEM;
     const std::unique_ptr<uint8_t, FreeDeleter> buffer(static_cast<uint8_t*>(raw));
     const iovec whole{buffer.get(), total};
-    const auto offset = static_cast<off_t>(io.offset);
-    ssize_t n = 0;
     if (io.op == BlockOp::write) {
         uint8_t* to = buffer.get();
         for (const iovec& segment : io.segments) {
             std::memcpy(to, segment.iov_base, segment.iov_len);
             to += segment.iov_len;
         }
-        do n = ::pwritev(backend.fd(), &whole, 1, offset);
-        while (n < 0 && errno == EINTR);
-        return n < 0 ? -errno : static_cast<int32_t>(n);
+        return transfer_synchronously(backend.fd(), true, {&whole, 1}, io.offset);
     }
-    do n = ::preadv(backend.fd(), &whole, 1, offset);
-    while (n < 0 && errno == EINTR);
-    if (n < 0) return -errno;
+    const int32_t n = transfer_synchronously(backend.fd(), false, {&whole, 1}, io.offset);
+    if (n < 0) return n;
     const uint8_t* from = buffer.get();
     size_t left = static_cast<size_t>(n);
     for (const iovec& segment : io.segments) {
@@ -69,7 +76,7 @@ int32_t transfer_through_bounce_buffer(const BlockBackend& backend, const BlockI
         from += part;
         left -= part;
     }
-    return static_cast<int32_t>(n);
+    return n;
 }
 
 }  // namespace nvmevm

@@ -8,7 +8,10 @@
 // waits for this one request either way.
 #pragma once
 
+#include <sys/uio.h>
+
 #include <cstdint>
+#include <span>
 
 #include "virtio/blk_engine.h"
 
@@ -20,6 +23,11 @@ class BlockBackend;
 // segments lie in memory. A request whose offset or total length is misaligned is not one: no
 // buffer fixes that, and the backing's own error (EINVAL) answers it.
 [[nodiscard]] bool needs_bounce_buffer(const BlockBackend& backend, const BlockIo& io) noexcept;
+
+// A read or write on this thread with preadv/pwritev (retried on EINTR): the byte count or
+// -errno, as a CQE's res. The engines' synchronous path (memory-backed files, bounce buffers).
+[[nodiscard]] int32_t transfer_synchronously(int fd, bool write, std::span<const iovec> segments,
+                                             uint64_t offset) noexcept;
 
 // Does the read or write through an aligned buffer: the byte count or -errno, as a CQE's res.
 [[nodiscard]] int32_t transfer_through_bounce_buffer(const BlockBackend& backend,

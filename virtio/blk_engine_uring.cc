@@ -77,14 +77,7 @@ void UringBlockEngine::submit(const BlockIo& io, IoCompletion* done) noexcept {
 // and the second vCPU exit its completion costs; for what the mapped image leaves (see
 // MemoryImage::copy). The byte count or -errno, as a CQE's res.
 int32_t UringBlockEngine::copy_by_system_call(const BlockIo& io) const noexcept {
-    const int count = static_cast<int>(io.segments.size());
-    const auto offset = static_cast<off_t>(io.offset);
-    ssize_t n = 0;
-    do {
-        n = io.op == BlockOp::write ? ::pwritev(backend_.fd(), io.segments.data(), count, offset)
-                                    : ::preadv(backend_.fd(), io.segments.data(), count, offset);
-    } while (n < 0 && errno == EINTR);
-    return n < 0 ? -errno : static_cast<int32_t>(n);
+    return transfer_synchronously(backend_.fd(), io.op == BlockOp::write, io.segments, io.offset);
 }
 
 void UringBlockEngine::submit_rw(const BlockIo& io, IoCompletion* done, bool write) noexcept {
