@@ -33,8 +33,9 @@ std::optional<int32_t> MemoryImage::copy(const BlockIo& io) const noexcept {
         return std::nullopt;
     auto* file = static_cast<uint8_t*>(mapping_.get()) + io.offset;
     for (const iovec& segment : io.segments) {
-        const bool copied = write ? guarded_copy(file, segment.iov_base, segment.iov_len)
-                                  : guarded_copy(segment.iov_base, file, segment.iov_len);
+        const bool copied =
+            write ? guarded_copy_to_file_mapping(file, segment.iov_base, segment.iov_len)
+                  : guarded_copy(segment.iov_base, file, segment.iov_len);
         if (!copied) return std::nullopt;
         file += segment.iov_len;
     }

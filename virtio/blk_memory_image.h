@@ -7,7 +7,8 @@
 // allocates a page of tmpfs for it, where preadv reads zeroes and allocates nothing, so a guest
 // reading a sparse image would fill the host's memory. The file has holes when it is opened
 // sparse, and from the first discard or write-zeroes request (tmpfs zeroes by punching holes).
-// Writes fill holes either way, as pwritev would.
+// Writes fill holes either way, as pwritev would; they read each page first, which maps its
+// neighbours too (guarded_copy_to_file_mapping).
 #pragma once
 
 #include <atomic>

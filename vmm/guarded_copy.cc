@@ -3,6 +3,7 @@
 #include <atomic>
 #include <csetjmp>
 #include <csignal>
+#include <cstdint>
 #include <cstring>
 #include <mutex>
 
@@ -26,6 +27,21 @@ void on_sigbus(int signal, siginfo_t*, void*) {
     sigaction(signal, &fallback, nullptr);
 }
 
+// Runs copy() with a SIGBUS during it turned into a false return.
+template <typename Copy>
+bool run_guarded(const Copy& copy) noexcept {
+    sigjmp_buf resume;
+    // savemask 0: no sigprocmask system call per copy (SA_NODEFER keeps the mask as it was).
+    if (sigsetjmp(resume, 0) != 0) return false;
+    t_resume_after_fault = &resume;
+    // Keeps the compiler from moving the copy out of the window the handler sees.
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    copy();
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    t_resume_after_fault = nullptr;
+    return true;
+}
+
 }  // namespace
 
 void install_guarded_copy_handler() {
@@ -43,16 +59,18 @@ void install_guarded_copy_handler() {
 }
 
 bool guarded_copy(void* destination, const void* source, size_t n) noexcept {
-    sigjmp_buf resume;
-    // savemask 0: no sigprocmask system call per copy (SA_NODEFER keeps the mask as it was).
-    if (sigsetjmp(resume, 0) != 0) return false;
-    t_resume_after_fault = &resume;
-    // Keeps the compiler from moving the copy out of the window the handler sees.
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-    std::memcpy(destination, source, n);
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-    t_resume_after_fault = nullptr;
-    return true;
+    return run_guarded([&] { std::memcpy(destination, source, n); });
+}
+
+bool guarded_copy_to_file_mapping(void* destination, const void* source, size_t n) noexcept {
+    return run_guarded([&] {
+        constexpr uintptr_t kPage = 4096;
+        const auto first = reinterpret_cast<uintptr_t>(destination);
+        // The first byte the copy writes in each page.
+        for (uintptr_t byte = first; byte < first + n; byte = (byte | (kPage - 1)) + 1)
+            static_cast<void>(*reinterpret_cast<const volatile uint8_t*>(byte));
+        std::memcpy(destination, source, n);
+    });
 }
 
 }  // namespace nvmevm

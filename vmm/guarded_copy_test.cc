@@ -47,6 +47,13 @@ TEST(GuardedCopy, CopiesLikeMemcpy) {
     std::vector<uint8_t> back(2 * kPage);
     ASSERT_TRUE(guarded_copy(back.data(), file.bytes(), back.size()));
     EXPECT_EQ(back, data);
+    // Across the page boundary, from an odd address.
+    std::vector<uint8_t> odd(kPage, 0x3c);
+    ASSERT_TRUE(guarded_copy_to_file_mapping(file.bytes() + 100, odd.data(), odd.size()));
+    EXPECT_EQ(file.bytes()[99], 0x6b);
+    EXPECT_EQ(file.bytes()[100], 0x3c);
+    EXPECT_EQ(file.bytes()[kPage + 99], 0x3c);
+    EXPECT_EQ(file.bytes()[kPage + 100], 0x6b);
 }
 
 TEST(GuardedCopy, AFaultFailsTheCopyEveryTimeAndTheThreadGoesOn) {
@@ -59,7 +66,10 @@ TEST(GuardedCopy, AFaultFailsTheCopyEveryTimeAndTheThreadGoesOn) {
     for (int round = 0; round < 2; ++round) {
         EXPECT_FALSE(guarded_copy(buffer.data(), file.bytes(), kPage));
         EXPECT_FALSE(guarded_copy(file.bytes() + kPage, buffer.data(), kPage));
+        EXPECT_FALSE(guarded_copy_to_file_mapping(file.bytes() + 1, buffer.data(), kPage));
     }
+    // Nothing to write touches nothing, not even the page the empty range starts in.
+    EXPECT_TRUE(guarded_copy_to_file_mapping(file.bytes() + 1, buffer.data(), 0));
     // The file grows back: the same addresses work again.
     ASSERT_EQ(::ftruncate(file.fd.get(), 2 * kPage), 0);
     EXPECT_TRUE(guarded_copy(file.bytes(), buffer.data(), kPage));
