@@ -289,14 +289,16 @@ int IoRing::fixed_buffer_index(const void* host, size_t len) noexcept {
                                [](const uint8_t* value, const Chunk& c) { return value < c.host; });
     if (it == chunks_.begin()) return -1;
     --it;
-    const auto offset = static_cast<uint64_t>(p - it->host);
-    if (offset > it->size || len > it->size - offset) return -1;
+    // [p, p + len) inside [base, base + size), with no sum that can overflow.
+    const auto inside = [p, len](const uint8_t* base, uint64_t size) {
+        if (p < base) return false;
+        const auto offset = static_cast<uint64_t>(p - base);
+        return offset <= size && len <= size - offset;
+    };
+    if (!inside(it->host, it->size)) return -1;
     const auto index = static_cast<unsigned>(it - chunks_.begin());
     if (it->refused) return -1;
-    if (it->pinned_size != 0 && p >= it->pinned &&
-        static_cast<uint64_t>(p - it->pinned) <= it->pinned_size &&
-        len <= it->pinned_size - static_cast<uint64_t>(p - it->pinned))
-        return static_cast<int>(index);
+    if (it->pinned_size != 0 && inside(it->pinned, it->pinned_size)) return static_cast<int>(index);
     return try_register(*it, index, p, len) ? static_cast<int>(index) : -1;
 }
 
