@@ -61,19 +61,26 @@ unsigned BlkQueue::drain() {
     return taken;
 }
 
+void BlkQueue::note_broken_locked(bool& became_broken) {
+    if (!queue_.broken() || broken_.load(std::memory_order_relaxed)) return;
+    logf_limited(log_limit_, LogLevel::warn, "drive %s queue %u: %s; needs reset",
+                 drive_.name.c_str(), index_, describe(queue_.error()));
+    broken_.store(true, std::memory_order_relaxed);
+    became_broken = true;
+}
+
 unsigned BlkQueue::drain_locked(bool& became_broken) {
-    if (!queue_.enabled() || queue_.broken() || engine_ == nullptr) return 0;
+    if (!queue_.enabled() || engine_ == nullptr) return 0;
+    // The ring may have been found corrupt since the last drain by finish_batch()'s re-check of
+    // avail->idx (enable_notifications): the driver must hear about it however it was found.
+    note_broken_locked(became_broken);
+    if (queue_.broken()) return 0;
     unsigned taken = 0;
     for (;;) {
         if (!queue_.has_available()) {
             // has_available() also finds an avail index running ahead of the ring (it marks the
-            // queue broken and says "nothing"): the driver must hear about it.
-            if (queue_.broken() && !broken_.load(std::memory_order_relaxed)) {
-                logf_limited(log_limit_, LogLevel::warn, "drive %s queue %u: %s; needs reset",
-                             drive_.name.c_str(), index_, describe(queue_.error()));
-                broken_.store(true, std::memory_order_relaxed);
-                became_broken = true;
-            }
+            // queue broken and says "nothing").
+            note_broken_locked(became_broken);
             break;
         }
         InFlight* slot = take_slot_locked();
@@ -81,12 +88,7 @@ unsigned BlkQueue::drain_locked(bool& became_broken) {
         const PopResult popped = queue_.pop(chain_);
         if (popped != PopResult::chain) {
             free_slots_.push_back(slot);
-            if (popped == PopResult::broken) {
-                logf_limited(log_limit_, LogLevel::warn, "drive %s queue %u: %s; needs reset",
-                             drive_.name.c_str(), index_, describe(queue_.error()));
-                broken_.store(true, std::memory_order_relaxed);
-                became_broken = true;
-            }
+            note_broken_locked(became_broken);
             break;
         }
         ++taken;

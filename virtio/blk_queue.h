@@ -82,6 +82,8 @@ class BlkQueue {
     [[nodiscard]] InFlight* take_slot_locked() noexcept;
     void on_complete(InFlight& slot, int32_t result) noexcept;
     unsigned drain_locked(bool& became_broken);
+    // Reports a ring found corrupt (once per reset): log line, broken(), became_broken.
+    void note_broken_locked(bool& became_broken);
     // Locked variants.
     void submit_locked(InFlight& slot) noexcept;
     bool submit_next_range_locked(InFlight& slot) noexcept;

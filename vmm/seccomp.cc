@@ -1,7 +1,6 @@
 #include "vmm/seccomp.h"
 
 #include <linux/audit.h>
-#include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -9,6 +8,8 @@
 
 #include <cerrno>
 #include <cstddef>
+#include <cstdint>
+#include <stdexcept>
 #include <system_error>
 #include <vector>
 
@@ -78,7 +79,9 @@ std::span<const int> seccomp_allowed_syscalls() {
     return kAllowed;
 }
 
-void install_seccomp_filter() {
+std::vector<sock_filter> seccomp_program(std::span<const int> allowed) {
+    // Each comparison jumps at most past the ones after it and the KILL: an 8-bit offset.
+    if (allowed.size() > UINT8_MAX) throw std::length_error("seccomp: allow-list too long");
     std::vector<sock_filter> program;
     // Another architecture's system call numbers mean other calls: refuse them all.
     program.push_back(statement(BPF_LD | BPF_W | BPF_ABS, kArchOffset));
@@ -88,23 +91,31 @@ void install_seccomp_filter() {
     // x32 system calls (bit 30) are not ours either.
     program.push_back(jump(BPF_JMP | BPF_JGE | BPF_K, 0x4000'0000, 0, 1));
     program.push_back(statement(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS));
-    const auto count = static_cast<uint8_t>(std::size(kAllowed));
+    const auto count = static_cast<uint8_t>(allowed.size());
     for (uint8_t i = 0; i < count; ++i) {
         // Jump to the ALLOW at the end: past the remaining comparisons and the KILL.
         const auto to_allow = static_cast<uint8_t>(count - i);
         program.push_back(
-            jump(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(kAllowed[i]), to_allow, 0));
+            jump(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(allowed[i]), to_allow, 0));
     }
     program.push_back(statement(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS));
     program.push_back(statement(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+    return program;
+}
 
+void install_seccomp_program(std::span<const sock_filter> program) {
     sock_fprog fprog{};
     fprog.len = static_cast<unsigned short>(program.size());
-    fprog.filter = program.data();
+    // The kernel copies the program; it only reads through this pointer.
+    fprog.filter = const_cast<sock_filter*>(program.data());
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         throw std::system_error(errno, std::generic_category(), "PR_SET_NO_NEW_PRIVS");
     if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &fprog) != 0)
         throw std::system_error(errno, std::generic_category(), "seccomp");
+}
+
+void install_seccomp_filter() {
+    install_seccomp_program(seccomp_program(kAllowed));
 }
 
 }  // namespace nvmevm

@@ -11,10 +11,18 @@
 // Script byte % 6: 0 drain, 1 reap completions, 2 finish_batch, 3 device reset + re-activate,
 // 4 guest writes a byte (the next three script bytes: u16 address modulo RAM size, u8 value),
 // 5 one whole vCPU round (drain, reap, finish_batch). An empty script means four rounds.
+//
+// Besides crashes and sanitizer reports, a finding (abort) is a popped request not answered
+// exactly once: once the input's steps are done and every completion delivered, nothing may be
+// in flight, no chain may have been dropped while owed (ChainToken::leaks), the driver must have
+// been told about a corrupt ring exactly when the queue stopped for one, and, unless the ring
+// broke, the used ring must hold one entry per chain popped since the last reset (what a driver
+// counts: used->idx). See check_every_request_answered_once.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <span>
 #include <vector>
@@ -23,6 +31,8 @@
 #include "virtio/blk_backend.h"
 #include "virtio/blk_engine_null.h"
 #include "virtio/blk_queue.h"
+#include "virtio/chain_token.h"
+#include "virtio/virtio_defs.h"
 #include "vmm/io_ring.h"
 #include "vmm/log.h"
 
@@ -57,6 +67,62 @@ void reap_all(IoRing& ring) {
         std::fprintf(stderr, "completions keep coming after 4096 reaps\n");
         std::abort();
     }
+}
+
+[[noreturn]] void finding(const char* what, unsigned long long a, unsigned long long b) {
+    std::fprintf(stderr, "fuzz_blk_queue: %s (%llu, %llu)\n", what, a, b);
+    std::abort();
+}
+
+// What the queue owes its driver, per generation (a device reset starts a new one: chains
+// popped before it are no longer answered, 2.6.1.1.1).
+struct Ledger {
+    uint64_t leaks_at_start = ChainToken::leaks();
+    uint64_t requests_at_activation = 0;  // stats().requests when this generation began
+    unsigned needs_reset_at_activation = 0;
+    // used->idx is the device's to write; a guest write to it in this generation makes the
+    // count the driver reads meaningless, and the check is skipped.
+    bool guest_wrote_used_idx = false;
+
+    void new_generation(const BlkQueue& queue, const CountingInterrupt& interrupt) {
+        requests_at_activation = queue.stats().requests.load(std::memory_order_relaxed);
+        needs_reset_at_activation = interrupt.needs_reset;
+        guest_wrote_used_idx = false;
+    }
+};
+
+// After the last step, with every completion delivered and the batch finished.
+//
+// used->idx is exact here whatever the guest's layout: the device writes the guest's buffers
+// (status bytes, read data, GET_ID) only before pushing the chain's used entry, and
+// finish_batch publishes every pushed entry, so the last write to used->idx is the last
+// publish, which counts every chain pushed in this generation. A ring that broke takes no more
+// entries (the driver must reset it), so the count is checked only while it is intact.
+void check_every_request_answered_once(const BlkQueue& queue, const CountingInterrupt& interrupt,
+                                       const Ledger& ledger, std::span<const uint8_t> ram,
+                                       const SplitQueueConfig& config) {
+    if (queue.busy()) finding("requests still in flight after every completion", 0, 0);
+    const uint64_t leaks = ChainToken::leaks() - ledger.leaks_at_start;
+    if (leaks != 0) finding("popped chains dropped without an answer", leaks, 0);
+    const unsigned needs_reset = interrupt.needs_reset - ledger.needs_reset_at_activation;
+    if (needs_reset != (queue.broken() ? 1u : 0u)) {
+        finding("DEVICE_NEEDS_RESET requests (got, broken)", needs_reset, queue.broken());
+    }
+    if (queue.broken() || ledger.guest_wrote_used_idx) return;
+    const uint64_t popped =
+        queue.stats().requests.load(std::memory_order_relaxed) - ledger.requests_at_activation;
+    if (popped == 0) return;  // nothing published in this generation: used->idx is the guest's
+    uint16_t used_idx = 0;
+    std::memcpy(&used_idx, ram.data() + config.used_ring.value + kUsedIdxOffset, 2);
+    if (used_idx != static_cast<uint16_t>(popped)) {
+        finding("used ring entries (used->idx) != chains popped since the reset", used_idx, popped);
+    }
+}
+
+// Whether the byte at `at` is one of the two of used->idx.
+bool is_used_idx_byte(const SplitQueueConfig& config, uint64_t at) {
+    const uint64_t idx = config.used_ring.value + kUsedIdxOffset;
+    return at == idx || at == idx + 1;
 }
 
 }  // namespace
@@ -101,10 +167,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
     IoRing& ring = g_engine->ring;
     CountingInterrupt interrupt;
+    Ledger ledger;
     {
         BlkQueue queue(memory, drive, 0);
         queue.attach_engine(g_engine->engine);
         if (!queue.activate(config, interrupt)) return 0;
+        ledger.new_generation(queue, interrupt);
         auto round = [&] {
             queue.drain();
             reap_all(ring);
@@ -127,13 +195,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 case 3:
                     queue.reset();
                     (void)queue.activate(config, interrupt);
+                    ledger.new_generation(queue, interrupt);
                     break;
                 case 4: {
                     uint16_t at = 0;
                     if (i + 2 < script.size())
                         at = static_cast<uint16_t>(script[i + 1] | script[i + 2] << 8);
                     const uint8_t value = i + 3 < script.size() ? script[i + 3] : 0;
-                    if (!ram.empty()) ram[at % ram.size()] = value;
+                    if (!ram.empty()) {
+                        ram[at % ram.size()] = value;
+                        if (is_used_idx_byte(config, at % ram.size())) {
+                            ledger.guest_wrote_used_idx = true;
+                        }
+                    }
                     i += 3;
                     break;
                 }
@@ -145,6 +219,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         // Nothing may stay in flight when the queue goes away: its slots are the completions.
         reap_all(ring);
         (void)queue.finish_batch();
+        check_every_request_answered_once(queue, interrupt, ledger, ram, config);
     }
     return 0;
 }
