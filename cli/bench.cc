@@ -144,8 +144,10 @@ int run_bench(const BenchOptions& given, std::ostream& out, std::ostream& err,
     VmOutcome outcome;
     const auto start = std::chrono::steady_clock::now();
     try {
+        SteadyProgressClock steady;
+        ProgressClock& clock = env.progress_clock ? *env.progress_clock : steady;
         std::optional<ProgressLine> progress;
-        if (o.progress) progress.emplace(err, o.runtime_ms);
+        if (o.progress) progress.emplace(err, o.runtime_ms, clock);
         outcome = env.run_machine(config, counters);
     } catch (const std::exception& e) {
         err << kError << e.what() << "\n";

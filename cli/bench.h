@@ -15,11 +15,14 @@
 
 namespace nvmevm {
 
+class ProgressClock;
+
 // What `bench` needs from the process; main() passes the real ones, tests fakes.
 struct BenchEnvironment {
     std::span<const uint8_t> guest;  // the built-in test guest; empty: none built in
     std::function<VmOutcome(const VmConfig&, MachineCounters&)> run_machine;
-    std::function<uint64_t()> tsc_khz;  // empty: probe_tsc_khz()
+    std::function<uint64_t()> tsc_khz;        // empty: probe_tsc_khz()
+    ProgressClock* progress_clock = nullptr;  // null: the steady clock (outlives run_bench)
 };
 
 // Runs the benchmark; prints the summary (or JSON) on `out`, progress and errors on `err`.

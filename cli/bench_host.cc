@@ -59,7 +59,23 @@ std::string ConsoleCapture::contents() const {
     return text;
 }
 
-ProgressLine::ProgressLine(std::ostream& err, uint64_t total_ms) {
+bool SteadyProgressClock::wait_second() {
+    std::unique_lock lock(mutex_);
+    if (wake_.wait_until(lock, next_, [this] { return stopped_; })) return false;
+    next_ += std::chrono::seconds(1);
+    return true;
+}
+
+void SteadyProgressClock::stop() {
+    {
+        const std::lock_guard lock(mutex_);
+        stopped_ = true;
+    }
+    wake_.notify_all();
+}
+
+ProgressLine::ProgressLine(std::ostream& err, uint64_t total_ms, ProgressClock& clock)
+    : clock_(clock) {
     // The VM takes SIGINT and SIGTERM with sigwaitinfo on the main thread, which works only if
     // no other thread can receive them: this one starts with every signal blocked.
     sigset_t all, previous;
@@ -70,18 +86,12 @@ ProgressLine::ProgressLine(std::ostream& err, uint64_t total_ms) {
 }
 
 ProgressLine::~ProgressLine() {
-    {
-        const std::lock_guard lock(mutex_);
-        stop_ = true;
-    }
-    wake_.notify_all();
+    clock_.stop();
     thread_.join();
 }
 
 void ProgressLine::loop(std::ostream& err, uint64_t total_ms) {
-    std::unique_lock lock(mutex_);
-    for (uint64_t second = 1;; ++second) {
-        if (wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) return;
+    for (uint64_t second = 1; clock_.wait_second(); ++second) {
         err << "bench: " << second;
         if (total_ms) err << "/" << (total_ms + 999) / 1000;
         err << " s" << std::endl;

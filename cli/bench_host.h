@@ -39,11 +39,37 @@ class ConsoleCapture {
     UniqueFd fd_;
 };
 
+// The progress line's sense of time. The real one follows the steady clock; a test drives its
+// own, so that the lines it asserts do not depend on how busy the machine is.
+class ProgressClock {
+  public:
+    virtual ~ProgressClock() = default;
+    // Blocks until the next second of the run has passed (true) or stop() was called (false).
+    [[nodiscard]] virtual bool wait_second() = 0;
+    // Ends the current wait_second() and every later one; callable from any thread.
+    virtual void stop() = 0;
+};
+
+// Whole seconds of the steady clock since construction. Each second is a deadline from the
+// start, not a second after the last line, so a slow line does not make the count drift.
+class SteadyProgressClock final : public ProgressClock {
+  public:
+    [[nodiscard]] bool wait_second() override;
+    void stop() override;
+
+  private:
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool stopped_ = false;
+    std::chrono::steady_clock::time_point next_ =
+        std::chrono::steady_clock::now() + std::chrono::seconds(1);
+};
+
 // Prints "bench: 3/10 s" (or "bench: 3 s" when the length is a count of requests) on `err`
-// every second until destroyed.
+// at every second of `clock` until destroyed. `clock` must outlive the line.
 class ProgressLine {
   public:
-    ProgressLine(std::ostream& err, uint64_t total_ms);
+    ProgressLine(std::ostream& err, uint64_t total_ms, ProgressClock& clock);
     ~ProgressLine();
     ProgressLine(const ProgressLine&) = delete;
     ProgressLine& operator=(const ProgressLine&) = delete;
@@ -51,9 +77,7 @@ class ProgressLine {
   private:
     void loop(std::ostream& err, uint64_t total_ms);
 
-    std::mutex mutex_;
-    std::condition_variable wake_;
-    bool stop_ = false;
+    ProgressClock& clock_;
     std::thread thread_;
 };
 

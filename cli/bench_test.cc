@@ -6,12 +6,15 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <fstream>
+#include <functional>
+#include <mutex>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "cli/bench_host.h"
 #include "cli/bench_options.h"
 #include "cli/bench_result.h"
 #include "cli/command_line.h"
@@ -55,6 +58,50 @@ TEST(BenchWords, AreTheGuestContract) {
     EXPECT_EQ(bench_guest_words(o, 1),
               "bench rw=randwrite bs=8192 qd=32 ops=2000 mode=irq jobs=2 tsc_khz=1");
 }
+
+// A clock the test moves by hand. advance() lets one second pass and returns once the line has
+// printed it (its thread is back waiting), so every line a test causes is written when the run
+// ends, however slow the machine. The timeout only turns a line that never comes into a failure.
+class ManualClock final : public ProgressClock {
+  public:
+    [[nodiscard]] bool advance() {
+        std::unique_lock lock(mutex_);
+        ++seconds_;
+        changed_.notify_all();
+        return changed_.wait_for(lock, std::chrono::seconds(30),
+                                 [this] { return taken_ == seconds_ && waiting_; });
+    }
+    [[nodiscard]] int waits() {
+        const std::lock_guard lock(mutex_);
+        return waits_;
+    }
+
+    bool wait_second() override {
+        std::unique_lock lock(mutex_);
+        ++waits_;
+        waiting_ = true;
+        changed_.notify_all();
+        changed_.wait(lock, [this] { return stopped_ || taken_ < seconds_; });
+        waiting_ = false;
+        if (stopped_) return false;
+        ++taken_;
+        return true;
+    }
+    void stop() override {
+        const std::lock_guard lock(mutex_);
+        stopped_ = true;
+        changed_.notify_all();
+    }
+
+  private:
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    int seconds_ = 0;  // seconds let pass
+    int taken_ = 0;    // of those, the ones the line has printed
+    int waits_ = 0;
+    bool waiting_ = false;
+    bool stopped_ = false;
+};
 
 constexpr const char* kGuestLine =
     "NVMEVM-BENCH {\"rw\":\"randread\",\"bs\":4096,\"qd\":8,\"jobs\":1,\"mode\":\"poll\","
@@ -132,11 +179,12 @@ class BenchCli : public ::testing::Test {
         BenchEnvironment env;
         env.guest = guest;
         env.tsc_khz = [] { return uint64_t{2000000}; };
+        env.progress_clock = &clock;
         env.run_machine = [this](const VmConfig& c, MachineCounters& counters) {
             ++machine_runs;
             last_config = c;
             std::ofstream(c.console_file, std::ios::binary) << console;
-            if (machine_sleep.count()) std::this_thread::sleep_for(machine_sleep);
+            if (while_running) while_running();
             counters.kvm_run = 3000;
             counters.blk_requests = 2000;
             return outcome;
@@ -158,7 +206,8 @@ class BenchCli : public ::testing::Test {
     std::string console = std::string(kGuestLine) + "\n";
     VmOutcome outcome{VmEnd::guest_status, 0, "guest wrote exit status"};
     int machine_runs = 0;
-    std::chrono::milliseconds machine_sleep{0};
+    std::function<void()> while_running;  // what happens while the "VM" runs
+    ManualClock clock;
     VmConfig last_config;
 };
 
@@ -234,11 +283,34 @@ TEST_F(BenchCli, AResultWithFailedRequestsIsReportedAndFails) {
 }
 
 TEST_F(BenchCli, ProgressLineEverySecond) {
-    machine_sleep = std::chrono::milliseconds(1300);
+    while_running = [this] {
+        EXPECT_TRUE(clock.advance());
+        EXPECT_TRUE(clock.advance());
+    };
     const Result r = run({"bench", "--null", "64", "--runtime", "3"});
     ASSERT_EQ(r.code, 0) << r.err;
-    EXPECT_CONTAINS(r.err, "bench: 1/3 s\n");
-    EXPECT_EQ(r.err.find("bench: 2/3 s"), std::string::npos) << r.err;
+    // One line per second that passed, none before the first, none after the run.
+    EXPECT_EQ(r.err, "bench: 1/3 s\nbench: 2/3 s\n");
+}
+
+TEST_F(BenchCli, ProgressLineOfACountOfRequestsHasNoTotal) {
+    while_running = [this] { EXPECT_TRUE(clock.advance()); };
+    const Result r = run({"bench", "--null", "64", "--ops", "2000"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.err, "bench: 1 s\n");
+}
+
+TEST_F(BenchCli, NoProgressStartsNoLine) {
+    const Result r = run({"bench", "--null", "64", "--runtime", "3", "--no-progress"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.err, "");
+    EXPECT_EQ(clock.waits(), 0);
+}
+
+TEST(SteadyProgressClock, StoppedEndsTheWaitAtOnce) {
+    SteadyProgressClock clock;
+    clock.stop();
+    EXPECT_FALSE(clock.wait_second());
 }
 
 TEST_F(BenchCli, AConfigsDrivesAndMachine) {

@@ -1,10 +1,13 @@
 #!/bin/sh
 # Runs the real nvmevm binary and checks the exit codes and messages of docs/exit-codes.md that
-# need no kernel and no /dev/kvm: help, version, bad command lines, bad configs.
-# Usage: cli_exit_codes_test.sh PATH/TO/nvmevm
+# need no /dev/kvm: help, version, bad command lines, bad configs.
+# Usage: cli_exit_codes_test.sh PATH/TO/nvmevm PATH/TO/nvmevm-test-guest
+# The test guest is a kernel `check` accepts: a flag's check is then reached with a config that
+# passes, so no missing file can give the expected exit code in its place.
 set -eu
 
 nvmevm=$1
+guest=$(realpath "$2")  # the config names it; a relative path would be from the config's folder
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 
@@ -38,8 +41,19 @@ expect 0 "nvmevm " -- --version
 expect 2 "nvmevm: error:" -- --no-such-flag
 expect 2 "nvmevm: error:" --
 expect 2 "nvmevm: error:" -- run
-expect 2 "nvmevm: error:" -- check --config "$dir/vm.toml" --log-level chatty
-expect 2 "nvmevm: error:" -- check --config "$dir/vm.toml" --vcpus many
+
+printf '[boot]\nkernel = "%s"\n' "$guest" >"$dir/ok.toml"
+expect 0 "$dir/ok.toml: ok" -- check --config "$dir/ok.toml"
+expect 2 "nvmevm: error: --log-level: chatty not in {error,warn,info,debug}" -- \
+    check --config "$dir/ok.toml" --log-level chatty
+expect 2 "nvmevm: error: Could not convert: --vcpus = many" -- \
+    check --config "$dir/ok.toml" --vcpus many
+# --drive takes one path: the second of "--drive a b" is refused, not swallowed.
+head -c 4096 /dev/zero >"$dir/a.img"
+head -c 4096 /dev/zero >"$dir/b.img"
+expect 0 "$dir/ok.toml: ok" -- check --config "$dir/ok.toml" --drive "$dir/a.img" --drive "$dir/b.img"
+expect 2 "nvmevm: error: The following argument was not expected: $dir/b.img" -- \
+    check --config "$dir/ok.toml" --drive "$dir/a.img" "$dir/b.img"
 
 expect 2 "nvmevm: error: $dir/missing.toml: cannot open" -- check --config "$dir/missing.toml"
 
@@ -51,14 +65,14 @@ expect 2 "$dir/zero.toml:2:9: vcpus must be between 1" -- check --config "$dir/z
 
 printf '[boot]\nkernel = "no-such-kernel"\n' >"$dir/vm.toml"
 expect 2 "$dir/vm.toml:2:10: kernel" -- check --config "$dir/vm.toml"
-expect 2 "command line: --vcpus: vcpus must be between 1" -- run --config "$dir/vm.toml" --vcpus 0
+expect 2 "command line: --vcpus: vcpus must be between 1" -- run --config "$dir/ok.toml" --vcpus 0
 
 expect 2 "command line: --drive-engine: --drive-engine sets the engine" -- \
-    check --config "$dir/vm.toml" --drive-engine null
-expect 2 "nvmevm: error:" -- check --config "$dir/vm.toml" --drive a.img b.img
+    check --config "$dir/ok.toml" --drive-engine null
 
 printf 'not a kernel, just text\n' >"$dir/text"
-expect 2 "not" -- check --config "$dir/vm.toml" --kernel "$dir/text"
+expect 2 "command line: --kernel: kernel \"$dir/text\": not a kernel" -- \
+    check --config "$dir/ok.toml" --kernel "$dir/text"
 
 if [ "$failures" -ne 0 ]; then
     echo "$failures check(s) failed" >&2

@@ -141,10 +141,18 @@ TEST_F(Cli, ParsesDriveFlags) {
 }
 
 TEST_F(Cli, DriveTakesOnePathPerFlag) {
-    // "--drive a b" would otherwise swallow b silently; write --drive once per disk.
-    const Result r = run({"check", "--config", config, "--drive", "a.img", "b.img"});
+    // "--drive a b" would otherwise swallow b silently; write --drive once per disk. Both disks
+    // exist, so that only the extra argument can be what is refused.
+    const std::string a = dir.write("a.img", std::string(4096, '\0')).string();
+    const std::string b = dir.write("b.img", std::string(4096, '\0')).string();
+    const Result two = run({"check", "--config", config, "--drive", a, "--drive", b});
+    ASSERT_EQ(two.code, 0) << two.err;
+    const Result r = run({"check", "--config", config, "--drive", a, b});
     EXPECT_EQ(r.code, 2);
-    EXPECT_EQ(r.err.rfind("nvmevm: error: ", 0), 0u) << r.err;
+    EXPECT_EQ(r.err.rfind("nvmevm: error: The following argument was not expected: " + b + "\n", 0),
+              0u)
+        << r.err;
+    EXPECT_EQ(r.out, "");
 }
 
 TEST_F(Cli, RunWithDrives) {

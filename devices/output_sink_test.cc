@@ -1,12 +1,22 @@
 #include "devices/output_sink.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <iterator>
+#include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace nvmevm {
 namespace {
@@ -59,11 +69,105 @@ TEST(FdSinkTest, OpenFailureThrows) {
     EXPECT_THROW(FdSink::open_file("/nonexistent-dir/x"), std::system_error);
 }
 
-TEST(FdSinkTest, StdoutSinkOwnsADuplicate) {
+// Points fd 1 at a fresh in-memory file while it lives, and back at what it was after. The
+// test's own checks wait until then: gtest reports failures on stdout.
+class StdoutToMemfd {
+  public:
+    StdoutToMemfd()
+        : saved_(::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0)),
+          file_(::memfd_create("nvmevm-stdout", MFD_CLOEXEC)) {
+        std::fflush(stdout);
+        redirected_ = saved_ && file_ && ::dup2(file_.get(), STDOUT_FILENO) == STDOUT_FILENO;
+    }
+    ~StdoutToMemfd() {
+        if (redirected_) ::dup2(saved_.get(), STDOUT_FILENO);
+    }
+    StdoutToMemfd(const StdoutToMemfd&) = delete;
+    StdoutToMemfd& operator=(const StdoutToMemfd&) = delete;
+
+    [[nodiscard]] bool redirected() const { return redirected_; }
+    [[nodiscard]] std::string contents() const {
+        std::string text(4096, '\0');
+        const ssize_t n = ::pread(file_.get(), text.data(), text.size(), 0);
+        text.resize(n > 0 ? static_cast<size_t>(n) : 0);
+        return text;
+    }
+
+  private:
+    UniqueFd saved_, file_;
+    bool redirected_ = false;
+};
+
+// The fds this process has open, from /proc/self/fd (less the one that reads it).
+std::set<int> open_fds() {
+    std::set<int> fds;
+    DIR* dir = ::opendir("/proc/self/fd");
+    if (dir == nullptr) return fds;
+    while (const dirent* entry = ::readdir(dir)) {
+        if (entry->d_name[0] != '.') fds.insert(std::atoi(entry->d_name));
+    }
+    fds.erase(::dirfd(dir));
+    ::closedir(dir);
+    return fds;
+}
+
+bool same_file(int a, int b) {
+    struct stat sa {
+    }, sb{};
+    return ::fstat(a, &sa) == 0 && ::fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+// What the stdout sink did, seen from the outside while fd 1 pointed at a memfd.
+struct StdoutSinkSeen {
+    bool redirected = false;
+    std::vector<int> new_fds;  // opened by stdout_sink()
+    bool same_file = false;
+    int fd_flags = -1;            // F_GETFD of the sink's fd
+    off_t stdout_offset = -1;     // fd 1's offset after the sink wrote 6 bytes
+    bool sink_fd_closed = false;  // after the sink was destroyed
+    int stdout_flags_after = -1;  // F_GETFD of fd 1 after that
+    std::string written;
+};
+
+StdoutSinkSeen watch_stdout_sink() {
+    StdoutSinkSeen seen;
+    const StdoutToMemfd redirect;
+    seen.redirected = redirect.redirected();
+    if (!seen.redirected) return seen;
+    const std::set<int> before = open_fds();
     auto sink = FdSink::stdout_sink();
-    sink->flush();  // nothing buffered: no output
-    NullSink null;
-    null.write(bytes("dropped"));
+    const std::set<int> after = open_fds();
+    std::ranges::set_difference(after, before, std::back_inserter(seen.new_fds));
+    if (seen.new_fds.size() != 1) return seen;
+    const int fd = seen.new_fds[0];
+    seen.same_file = same_file(fd, STDOUT_FILENO);
+    seen.fd_flags = ::fcntl(fd, F_GETFD);
+    sink->write(bytes("hello\n"));
+    seen.stdout_offset = ::lseek(STDOUT_FILENO, 0, SEEK_CUR);
+    sink.reset();
+    seen.sink_fd_closed = ::fcntl(fd, F_GETFD) == -1 && errno == EBADF;
+    seen.stdout_flags_after = ::fcntl(STDOUT_FILENO, F_GETFD);
+    const ssize_t wrote = ::write(STDOUT_FILENO, "after\n", 6);
+    (void)wrote;  // contents() shows whether it arrived
+    seen.written = redirect.contents();
+    return seen;
+}
+
+TEST(FdSinkTest, StdoutSinkOwnsADuplicate) {
+    const StdoutSinkSeen seen = watch_stdout_sink();
+    ASSERT_TRUE(seen.redirected) << "could not point fd 1 at a memfd";
+    ASSERT_EQ(seen.new_fds.size(), 1u) << "stdout_sink() must open exactly one fd of its own";
+    EXPECT_NE(seen.new_fds[0], STDOUT_FILENO);
+    EXPECT_TRUE(seen.same_file) << "the sink's fd is not the file fd 1 refers to";
+    EXPECT_EQ(seen.fd_flags, FD_CLOEXEC) << "the duplicate must not leak into a child";
+    // A duplicate shares fd 1's open file description, offset included; a second open of the
+    // same file would not have moved it.
+    EXPECT_EQ(seen.stdout_offset, 6);
+    // Destroying the sink closed its duplicate and left fd 1 open and working.
+    EXPECT_TRUE(seen.sink_fd_closed);
+    EXPECT_EQ(seen.stdout_flags_after, 0);
+    EXPECT_EQ(seen.written, "hello\nafter\n");
 }
 
 }  // namespace
