@@ -8,6 +8,9 @@
 #   --nvme              also give L1 an NVMe controller (as the scenario's LAB_L1_NVME=1 does)
 #   --l2-direct         no nesting: boot the scenario's L2 kernel + initramfs directly under host
 #                       QEMU TCG, to check the L2 side (markers, poweroff/reboot) without nvmevm
+#   --check             only check the scenario (its markers are not written literally in what L1
+#                       echoes: run.sh, the VM config, the kernel command lines); run nothing
+#   --name NAME         the run's name for its log and stage folder (default: SCENARIO)
 #   -v, --verbose       stream the console to stdout while it runs
 #
 # Environment: LAB_QEMU (QEMU binary), LAB_CACHE (kernel cache, default <repo>/lab-cache).
@@ -28,6 +31,8 @@ now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 scenario=""
+run_name=""
+check_only=0
 build_dir=$repo/build
 timeout_s=240
 force_nvme=0
@@ -39,6 +44,8 @@ while (($#)); do
     --timeout) timeout_s=${2:?--timeout needs seconds}; shift 2 ;;
     --nvme) force_nvme=1; shift ;;
     --l2-direct) direct=1; shift ;;
+    --check) check_only=1; shift ;;
+    --name) run_name=${2:?--name needs a name}; shift 2 ;;
     -v | --verbose) verbose=1; shift ;;
     -h | --help) usage 0 ;;
     -*) log "unknown option $1"; usage ;;
@@ -54,6 +61,7 @@ else
   [[ -f $scenario_file ]] || die "no scenario $scenario (have: $(find "$lab_src/scenarios" -name '*.sh' -printf '%f ' | sed 's/\.sh//g'))"
 fi
 build_dir=$(realpath -m "$build_dir")
+[[ -z $run_name ]] || scenario=$run_name
 t_start=$(now)
 
 # ---- QEMU must be able to run at all; that is the only reason to skip ----
@@ -110,6 +118,26 @@ case $LAB_L2_KERNEL in
   *) die "$scenario_file: LAB_L2_KERNEL must be bzimage, vmlinux or none" ;;
 esac
 export LAB_L2_KERNEL_PATH LAB_L2_INITRD_PATH LAB_L2_CMDLINE
+# ---- markers are output, never source ----
+# L1 echoes run.sh and the VM config into the log (lab-script| and lab-config| lines, which the
+# verdict leaves out), and the kernels print their command lines. A marker written literally in
+# any of them could be "found" without anything having happened, so such a scenario is refused.
+literal_markers() {
+  local text m
+  text=$(
+    declare -F lab_l1_run >/dev/null && lab_l1_run
+    declare -F lab_vm_config >/dev/null && lab_vm_config
+    echo "$LAB_L2_CMDLINE"
+    echo "${LAB_L1_CMDLINE_EXTRA:-}"
+  )
+  for m in "${LAB_EXPECT_MARKERS[@]}"; do
+    [[ $text != *"$m"* ]] || echo "$scenario_file: marker '$m' is written literally in what L1 echoes (run.sh, the config or a command line); print it from what was observed"
+  done
+}
+literal=$(literal_markers)
+[[ -z $literal ]] || { echo "$literal" >&2; exit 1; }
+((check_only)) && { log "scenario $scenario: markers ok"; exit 0; }
+
 if ((direct)); then
   [[ -n $l2_kernel_host ]] || die "$scenario has no L2 (LAB_L2_KERNEL=none); nothing to boot directly"
   # The ELF vmlinux is for PVH-capable VMMs; QEMU's -kernel wants the bzImage (same kernel).
@@ -190,7 +218,9 @@ build_kernel_piece() {
 copy_with_libs() {
   local bin=$1 root=$2 dest=$3 lib interp
   mkdir -p "$root$(dirname "$dest")"
-  cp "$bin" "$root$dest"
+  # Without debug sections: nvmevm's RelWithDebInfo build is 25 MiB of which 3 are code, and
+  # every byte is packed into the initramfs and read by TCG (the symbol table stays).
+  objcopy --strip-debug "$bin" "$root$dest" 2>/dev/null || cp "$bin" "$root$dest"
   ldd "$bin" >/dev/null 2>&1 || return 0  # static: nothing more to copy
   interp=$(readelf -l "$bin" | sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p')
   while read -r lib; do
@@ -233,7 +263,8 @@ if ((!direct)); then
   else
     echo "exec /nvmevm run --config /lab/vm.toml" >"$l1_root/lab/run.sh"
   fi
-  if grep -q /nvmevm "$l1_root/lab/run.sh"; then
+  # /nvmevm as a word of its own (not the tail of a host path such as build/nvmevm).
+  if grep -qE '(^|[[:space:];&|(])/nvmevm([[:space:];&|)]|$)' "$l1_root/lab/run.sh"; then
     nvmevm_bin=$build_dir/nvmevm
     [[ -x $nvmevm_bin ]] || die "$nvmevm_bin not built (cmake --build $build_dir)"
     copy_with_libs "$nvmevm_bin" "$l1_root" /nvmevm
@@ -336,9 +367,12 @@ set -e
 t_run=$(since "$t0")
 
 # ---- verdict ----
-# The guest's tty turns \n into \r\n; compare without the \r.
-clean=$stage/console.txt
-tr -d '\r' <"$log_file" >"$clean"
+# The guest's tty turns \n into \r\n; compare without the \r. Markers are matched in what ran
+# printed, never in the scenario's own text that L1 echoes (lab-script| and lab-config| lines).
+console=$stage/console.txt
+tr -d '\r' <"$log_file" >"$console"
+clean=$stage/output.txt
+grep -av -e '^lab-script| ' -e '^lab-config| ' "$console" >"$clean" || true
 problems=()
 [[ $qemu_rc -eq 124 || $qemu_rc -eq 137 ]] && problems+=("QEMU timed out after ${timeout_s}s")
 [[ $qemu_rc -ne 0 && $qemu_rc -ne 124 && $qemu_rc -ne 137 ]] && problems+=("QEMU exited with $qemu_rc (see $err_file)")

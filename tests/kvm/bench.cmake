@@ -3,5 +3,4 @@
 add_test(NAME kvm.bench.null_json
   COMMAND ${EXPECT} 0 "\"iops\":[1-9][0-9]*\\." -- $<TARGET_FILE:nvmevm> bench --null 64
     --ops 2000 --qd 8 --json --no-progress)
-set_tests_properties(kvm.bench.null_json
-  PROPERTIES LABELS kvm SKIP_RETURN_CODE 77 TIMEOUT 90)
+nvmevm_kvm_properties(kvm.bench.null_json)

@@ -3,14 +3,12 @@
 # issue's 50), every one must exit 0 with iops > 0 and errors 0.
 add_test(NAME kvm.robustness.many_vms
   COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/many-vms.sh $<TARGET_FILE:nvmevm>)
-set_tests_properties(kvm.robustness.many_vms
-  PROPERTIES LABELS kvm SKIP_RETURN_CODE 77 TIMEOUT 300)
+nvmevm_kvm_properties(kvm.robustness.many_vms)
 # Failing backends: a full filesystem (ENOSPC, needs root to mount a tmpfs) and sectors that
 # fail with EIO (device-mapper `error` target over a loop device; skipped where dm is missing).
 foreach(case full-disk bad-sectors)
   add_test(NAME kvm.robustness.${case}
     COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/failing-backend.sh $<TARGET_FILE:nvmevm>
       ${NVMEVM_TEST_GUEST} ${case})
-  set_tests_properties(kvm.robustness.${case}
-    PROPERTIES LABELS kvm SKIP_RETURN_CODE 77 TIMEOUT 150)
+  nvmevm_kvm_properties(kvm.robustness.${case})
 endforeach()

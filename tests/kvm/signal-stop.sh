@@ -4,11 +4,9 @@
 #   signal-stop.sh NVMEVM CONFIG SIGNAL [SECCOMP_MODE]
 # SECCOMP_MODE: 2 (filter; the default), or 0 for a sanitizer build, which runs without it.
 set -uo pipefail
+# Needs /dev/kvm: where this machine has none, the same command runs in the nested lab.
+. "$(dirname "$0")/need.sh"
 nvmevm=$1 config=$2 signal=$3 expected_seccomp=${4:-2}
-if [ ! -c /dev/kvm ] || ! [ -r /dev/kvm ] || ! [ -w /dev/kvm ]; then
-  echo "no usable /dev/kvm: skipped"
-  exit 77
-fi
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 "$nvmevm" run --config "$config" --cmdline spin --log-level info >"$out" 2>&1 &

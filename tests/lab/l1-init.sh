@@ -60,9 +60,11 @@ echo "LAB-L1-DISKS=${disks# }"
 
 # shellcheck source=/dev/null
 . /lab/scenario.env
-# The config in the log, for whoever reads a failure (not LAB- lines: those are the summary).
+# The config and the script in the log, for whoever reads a failure. Their lines are prefixed
+# (lab-config|, lab-script|) so that the verdict (scripts/lab-run.sh) can leave them out: a marker
+# must be something that ran printed, never the text of what was going to run.
 [ -f /lab/vm.toml ] && sed 's/^/lab-config| /' /lab/vm.toml
-echo "LAB-RUN: $(grep -v '^#' /lab/run.sh | grep -v '^$' | tr '\n' ';')"
+grep -v '^#' /lab/run.sh | grep -v '^$' | sed 's/^/lab-script| /'
 start=$(cut -d' ' -f1 /proc/uptime)
 # The timeout keeps a hung guest from eating the host harness's whole budget: SIGTERM stops
 # nvmevm gracefully (exit 5), so the log still ends with a verdict.

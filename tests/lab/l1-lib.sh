@@ -82,3 +82,11 @@ lab_run_nvmevm() {
          }' "$_lab_samples"
     return "$_lab_status"
 }
+
+# lab_report_nvme_ng: L1-NVME-NG=present or =missing, as /dev/ng0n1 (the NVMe namespace's
+# generic character device, which the passthrough engine opens) is or is not there. A function
+# here rather than an echo in run.sh, whose text L1 shows in the log.
+lab_report_nvme_ng() {
+    if [ -c /dev/ng0n1 ]; then _lab_ng=present; else _lab_ng=missing; fi
+    echo "L1-NVME-NG=$_lab_ng"
+}

@@ -45,7 +45,7 @@ lab_vm_config() {
 lab_l1_run() {
     cat <<'SH'
 . /lab/lib.sh
-[ -c /dev/ng0n1 ] && echo "L1-NVME-NG=present" || echo "L1-NVME-NG=missing"
+lab_report_nvme_ng
 echo "L1-NVME-QUEUE lbs=$(cat /sys/block/nvme0n1/queue/logical_block_size)"
 lab_run_nvmevm /nvmevm run --log-level info --config /lab/vm.toml
 SH

@@ -20,7 +20,6 @@ LAB_NVME_DISK_MIB=64
 LAB_QEMU_TRACE="pci_nvme_io_cmd pci_nvme_enqueue_req_completion"
 # Requests per run; LAB_BENCH_OPS in the host's environment changes it.
 LAB_BENCH_OPS=${LAB_BENCH_OPS:-2000}
-LAB_EXPECT_MARKERS=(L1-NVME-NG=present L1-BENCH-DONE "engine nvme" "engine uring")
 LAB_FORBID_MARKERS+=("NVMe status" "nvmevm: error")
 
 # The runs: name, engine (what the drive line must say), then nvmevm bench's options.
@@ -35,6 +34,9 @@ uring-randread-qd8 uring --config /lab/uring.toml --rw randread --qd 8
 uring-randwrite-qd8 uring --config /lab/uring.toml --rw randwrite --qd 8
 EOF
 }
+# Every run must end well: L1 counts them (the count is the marker, not a line run.sh holds).
+LAB_EXPECT_MARKERS=(L1-NVME-NG=present "L1-BENCH-DONE ok=$(nvme_bench_runs | wc -l) of $(nvme_bench_runs | wc -l)"
+  "engine nvme" "engine uring")
 
 lab_l1_run() {
     echo "ops=$LAB_BENCH_OPS"
@@ -45,8 +47,8 @@ lab_l1_run() {
     echo "RUNS"
     cat <<'SH'
 . /lab/lib.sh
-[ -c /dev/ng0n1 ] && echo "L1-NVME-NG=present" || echo "L1-NVME-NG=missing"
-status=0
+lab_report_nvme_ng
+status=0 runs=0 ok=0
 : >/tmp/bench.logs
 # Each run's stdout (the JSON object, then lab_run_nvmevm's L1-NVMEVM-TASKS lines) and stderr
 # (nvmevm's info lines: the drive's engine, its NVMe counters) come out prefixed with its name
@@ -67,10 +69,11 @@ while read -r name engine args; do
     p50=$(echo "$json" | sed -n 's/.*"p50":\([0-9]*\).*/\1/p')
     errors=$(echo "$json" | sed -n 's/.*"errors":\([0-9]*\).*/\1/p')
     echo "L1-BENCH-RESULT $name rc=$rc engine=$engine iops=${iops:-none} p50_ns=${p50:-none} errors=${errors:-none} uptime=$(cut -d' ' -f1 /proc/uptime)"
-    [ "$rc" = 0 ] || { echo "L1-BENCH-FAILED $name rc=$rc"; status=1; }
+    runs=$((runs + 1))
+    if [ "$rc" = 0 ]; then ok=$((ok + 1)); else echo "L1-BENCH-FAILED $name rc=$rc"; status=1; fi
 done </lab/runs
 cat /tmp/bench.logs
-echo "L1-BENCH-DONE"
+echo "L1-BENCH-DONE ok=$ok of $runs"
 exit $status
 SH
 }

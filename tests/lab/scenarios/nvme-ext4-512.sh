@@ -41,7 +41,7 @@ lab_vm_config() {
 lab_l1_run() {
     cat <<'SH'
 . /lab/lib.sh
-[ -c /dev/ng0n1 ] && echo "L1-NVME-NG=present" || echo "L1-NVME-NG=missing"
+lab_report_nvme_ng
 q=/sys/block/nvme0n1/queue
 echo "L1-NVME-QUEUE lbs=$(cat $q/logical_block_size) max_hw_kb=$(cat $q/max_hw_sectors_kb) max_segs=$(cat $q/max_segments) discard_max=$(cat $q/discard_max_bytes) wc=$(cat $q/write_cache)"
 lab_run_nvmevm /nvmevm run --log-level info --config /lab/vm.toml
