@@ -12,7 +12,7 @@
 #                       command calls by name, such as valgrind and its /usr/libexec/valgrind
 #
 # What travels into L1, at the same paths: COMMAND, the folder it sits in (its helpers), every
-# argument that is an existing absolute path, every existing absolute path quoted in a .toml
+# argument that names an existing file or folder, every existing absolute path quoted in a .toml
 # among them (the test guest a config names), the host's bash and a set of host tools
 # (tests/lab/host-command.sh). The environment's NVMEVM_*, ASAN_*, UBSAN_* and LSAN_* variables
 # go along; the command runs in the same working folder.
@@ -47,15 +47,16 @@ files=("$command_path" "${carried[@]}")
 words=$(sh_quote "$command_path")
 for arg in "${@:2}"; do
   words+=" $(sh_quote "$arg")"
-  [[ $arg == /* && -e $arg ]] || continue
-  files+=("$arg")
+  [[ -e $arg && $arg != - ]] || continue
+  # Relative paths travel too: the command runs in the same folder in L1.
+  files+=("$(realpath -s "$arg")")
   if [[ $arg == *.toml && -f $arg ]]; then
     while IFS= read -r path; do
       [[ -e $path ]] && files+=("$path")
     done < <(grep -o '"/[^"]*"' "$arg" | tr -d '"')
   fi
   # The build folder: the one holding the nvmevm that the command runs.
-  [[ -z $build_dir && ${arg##*/} == nvmevm && -x $arg ]] && build_dir=$(dirname "$arg")
+  [[ -z $build_dir && ${arg##*/} == nvmevm && -x $arg ]] && build_dir=$(dirname "$(realpath "$arg")")
 done
 [[ -n $build_dir ]] || build_dir=$repo/build
 
