@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "devices/platform_ports.h"
-#include "vmm/guest_memory.h"
+#include "foundation/guest_memory.h"
 
 namespace nvmevm {
 

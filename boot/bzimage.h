@@ -8,7 +8,7 @@
 
 #include "boot/boot_params.h"
 #include "boot/kernel_image.h"
-#include "vmm/guest_memory.h"
+#include "foundation/guest_memory.h"
 
 namespace nvmevm {
 

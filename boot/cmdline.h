@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "vmm/guest_memory.h"
+#include "foundation/guest_memory.h"
 
 namespace nvmevm {
 

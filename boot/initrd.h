@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <span>
 
-#include "vmm/guest_memory.h"
+#include "foundation/guest_memory.h"
 
 namespace nvmevm {
 

@@ -9,7 +9,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "vmm/guest_memory.h"
+#include "foundation/guest_memory.h"
 
 namespace nvmevm {
 

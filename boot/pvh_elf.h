@@ -9,7 +9,7 @@
 
 #include "boot/elf_image.h"
 #include "boot/kernel_image.h"
-#include "vmm/guest_memory.h"
+#include "foundation/guest_memory.h"
 
 namespace nvmevm {
 

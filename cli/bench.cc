@@ -11,7 +11,7 @@
 #include "cli/bench_report.h"
 #include "cli/bench_result.h"
 #include "cli/config_loader.h"
-#include "vmm/file_image.h"
+#include "foundation/file_image.h"
 
 namespace nvmevm {
 namespace {

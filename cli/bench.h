@@ -9,9 +9,9 @@
 #include <span>
 
 #include "cli/bench_options.h"
+#include "devices/vm_outcome.h"
 #include "vmm/machine.h"
 #include "vmm/vm_config.h"
-#include "vmm/vm_outcome.h"
 
 namespace nvmevm {
 

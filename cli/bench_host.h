@@ -12,7 +12,7 @@
 #include <string>
 #include <thread>
 
-#include "vmm/unique_fd.h"
+#include "foundation/unique_fd.h"
 
 namespace nvmevm {
 

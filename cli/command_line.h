@@ -11,9 +11,9 @@
 #include "cli/bench.h"
 #include "cli/bench_options.h"
 #include "cli/config_loader.h"
-#include "vmm/log.h"
+#include "devices/vm_outcome.h"
+#include "foundation/log.h"
 #include "vmm/vm_config.h"
-#include "vmm/vm_outcome.h"
 
 namespace nvmevm {
 

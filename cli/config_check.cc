@@ -16,9 +16,9 @@
 #include "boot/kernel_image.h"
 #include "cli/config_loader.h"
 #include "cli/config_values.h"
+#include "foundation/file_image.h"
+#include "foundation/unique_fd.h"
 #include "nvme/device_path.h"
-#include "vmm/file_image.h"
-#include "vmm/unique_fd.h"
 
 namespace nvmevm {
 namespace {

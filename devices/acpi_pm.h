@@ -7,9 +7,9 @@
 #include <cstdint>
 #include <span>
 
+#include "devices/io_bus.h"
 #include "devices/vm_control.h"
-#include "vmm/io_bus.h"
-#include "vmm/log.h"
+#include "foundation/log.h"
 
 namespace nvmevm {
 

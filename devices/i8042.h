@@ -14,9 +14,9 @@
 #include <mutex>
 #include <span>
 
+#include "devices/io_bus.h"
+#include "devices/irq.h"
 #include "devices/vm_control.h"
-#include "vmm/io_bus.h"
-#include "vmm/irq.h"
 
 namespace nvmevm {
 

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "vmm/log.h"
-#include "vmm/unique_fd.h"
+#include "foundation/log.h"
+#include "foundation/unique_fd.h"
 
 namespace nvmevm {
 

@@ -4,7 +4,7 @@
 #include <utility>
 #include <vector>
 
-#include "vmm/io_bus.h"
+#include "devices/io_bus.h"
 
 namespace nvmevm {
 namespace {

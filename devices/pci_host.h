@@ -17,8 +17,8 @@
 #include <mutex>
 #include <span>
 
+#include "devices/io_bus.h"
 #include "devices/pci_device.h"
-#include "vmm/io_bus.h"
 
 namespace nvmevm {
 

@@ -7,8 +7,8 @@
 #include <mutex>
 #include <span>
 
+#include "devices/io_bus.h"
 #include "devices/vm_control.h"
-#include "vmm/io_bus.h"
 
 namespace nvmevm {
 

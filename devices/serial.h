@@ -13,9 +13,9 @@
 #include <mutex>
 #include <span>
 
+#include "devices/io_bus.h"
+#include "devices/irq.h"
 #include "devices/output_sink.h"
-#include "vmm/io_bus.h"
-#include "vmm/irq.h"
 
 namespace nvmevm {
 

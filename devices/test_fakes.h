@@ -5,9 +5,9 @@
 #include <span>
 #include <vector>
 
+#include "devices/irq.h"
 #include "devices/output_sink.h"
 #include "devices/vm_control.h"
-#include "vmm/irq.h"
 
 namespace nvmevm::testing {
 

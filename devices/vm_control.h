@@ -3,7 +3,7 @@
 // becomes the process exit code (vmm/vm_outcome.h).
 #pragma once
 
-#include "vmm/vm_outcome.h"
+#include "devices/vm_outcome.h"
 
 namespace nvmevm {
 

@@ -18,10 +18,10 @@
 #include <memory>
 #include <vector>
 
+#include "foundation/log.h"
 #include "nvme/commands.h"
 #include "nvme/namespace.h"
-#include "virtio/blk_engine.h"
-#include "vmm/log.h"
+#include "storage/engine.h"
 
 namespace nvmevm {
 

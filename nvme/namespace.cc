@@ -12,7 +12,7 @@
 #include <memory>
 #include <system_error>
 
-#include "vmm/log.h"
+#include "foundation/log.h"
 
 namespace nvmevm {
 namespace {

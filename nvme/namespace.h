@@ -11,7 +11,7 @@
 
 #include "nvme/commands.h"
 #include "nvme/device_path.h"
-#include "virtio/blk_backend.h"
+#include "storage/backing.h"
 
 namespace nvmevm {
 

@@ -1,9 +1,10 @@
 // Cost per 4 KiB request through a block engine, outside any VM: what the vCPU thread pays per
 // request for submission and completion, and the latency the backing adds.
 //
-// Build (after building nvmevm_virtio in build-ring, or any build dir):
+// Build (after building nvmevm in build/, or any build dir):
 //   g++ -O2 -std=c++20 -I. -o /tmp/bench-blk-engine scripts/bench-blk-engine.cc
-//       build-ring/virtio/libnvmevm_virtio.a build-ring/vmm/libnvmevm_vmm.a -luring -pthread
+//       build/vmm/libnvmevm_machine.a build/nvme/libnvmevm_nvme.a build/storage/libnvmevm_storage.a
+//       build/foundation/libnvmevm_foundation.a -l:libnvme.a -luring -pthread
 // Run:
 //   /tmp/bench-blk-engine ENGINE DIR QD SECONDS [read|write]
 //   e.g. /tmp/bench-blk-engine uring /dev/shm 1 3 ; /tmp/bench-blk-engine null - 32 3
@@ -24,12 +25,13 @@
 #include <string>
 #include <vector>
 
-#include "virtio/blk_backend.h"
-#include "virtio/blk_engine.h"
-#include "vmm/guest_memory.h"
-#include "vmm/io_ring.h"
-#include "vmm/mapping.h"
-#include "vmm/unique_fd.h"
+#include "foundation/guest_memory.h"
+#include "foundation/io_ring.h"
+#include "foundation/mapping.h"
+#include "foundation/unique_fd.h"
+#include "storage/backing.h"
+#include "storage/engine.h"
+#include "vmm/drive_engine.h"
 
 using namespace nvmevm;
 

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <system_error>
 
-#include "virtio/blk_backend.h"
+#include "storage/backing.h"
 #include "virtio/blk_device.h"
 
 namespace nvmevm {

@@ -7,12 +7,12 @@
 #include <string>
 #include <vector>
 
-#include "virtio/blk_backend.h"
+#include "foundation/unique_fd.h"
+#include "storage/backing.h"
 #include "virtio/blk_block_size.h"
 #include "virtio/blk_defs.h"
 #include "virtio/blk_queue.h"
 #include "virtio/virtio_device.h"
-#include "vmm/unique_fd.h"
 
 namespace nvmevm {
 

@@ -14,13 +14,13 @@
 #include <mutex>
 #include <vector>
 
-#include "virtio/blk_engine.h"
+#include "foundation/io_ring.h"
+#include "foundation/log.h"
+#include "storage/engine.h"
 #include "virtio/blk_request.h"
 #include "virtio/descriptor_chain.h"
 #include "virtio/split_queue.h"
 #include "virtio/virtio_device.h"
-#include "vmm/io_ring.h"
-#include "vmm/log.h"
 
 namespace nvmevm {
 

@@ -22,10 +22,10 @@
 #include <array>
 #include <cstdint>
 
+#include "foundation/guest_memory.h"
 #include "virtio/blk_defs.h"
 #include "virtio/descriptor_chain.h"
 #include "virtio/fixed_vector.h"
-#include "vmm/guest_memory.h"
 
 namespace nvmevm {
 

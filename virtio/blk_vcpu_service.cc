@@ -4,7 +4,7 @@
 
 #include <system_error>
 
-#include "vmm/log.h"
+#include "foundation/log.h"
 
 namespace nvmevm {
 namespace {
@@ -43,8 +43,8 @@ BlkVcpuService::BlkVcpuService(const GuestMemory& memory, unsigned ring_entries,
     }
 }
 
-void BlkVcpuService::add_queue(VirtioBlk& device, uint16_t queue, BlockEngineKind kind,
-                               bool polled) {
+void BlkVcpuService::add_queue(VirtioBlk& device, uint16_t queue,
+                               const BlockEngineMaker& make_engine, bool polled) {
     if (polled && !poll_ring_)
         throw std::system_error(EINVAL, std::system_category(),
                                 "polled drive without a polled ring");
@@ -52,8 +52,7 @@ void BlkVcpuService::add_queue(VirtioBlk& device, uint16_t queue, BlockEngineKin
     for (auto& [owner, existing] : engines_)
         if (owner == &device) engine = existing.get();
     if (engine == nullptr) {
-        engines_.emplace_back(
-            &device, make_block_engine(kind, device.backend(), polled ? *poll_ring_ : ring_));
+        engines_.emplace_back(&device, make_engine(polled ? *poll_ring_ : ring_));
         engine = engines_.back().second.get();
     }
     BlkQueue& q = device.queue(queue);

@@ -1,4 +1,4 @@
-// What one vCPU thread does for virtio-blk (../shared/DESIGN.md, "The I/O path"): it owns one
+// What one vCPU thread does for virtio-blk (docs/architecture.md, "One request"): it owns one
 // io_uring that carries both the polls on the doorbell eventfds of the queues it owns and the
 // block I/O of those queues, and one engine per drive on that ring. Every time KVM_RUN returns
 // it reaps completions, drains its queues, submits everything in one io_uring_enter, and
@@ -15,11 +15,11 @@
 #include <memory>
 #include <vector>
 
+#include "foundation/io_ring.h"
+#include "foundation/ring_timer.h"
+#include "foundation/vcpu_work.h"
+#include "storage/engine.h"
 #include "virtio/blk_device.h"
-#include "virtio/blk_engine.h"
-#include "vmm/io_ring.h"
-#include "vmm/ring_timer.h"
-#include "vmm/vcpu_work.h"
 
 namespace nvmevm {
 
@@ -35,9 +35,10 @@ class BlkVcpuService final : public VcpuWork {
                    unsigned poll_ring_flags = 0);
 
     // Setup, before the vCPU thread starts: this thread serves `queue` of `device`, with an
-    // engine of `kind` (one per device), on the polled ring when `polled`. Throws
+    // engine `make_engine` makes (one per device), on the polled ring when `polled`. Throws
     // std::system_error (EINVAL: `polled` without a polled ring).
-    void add_queue(VirtioBlk& device, uint16_t queue, BlockEngineKind kind, bool polled = false);
+    void add_queue(VirtioBlk& device, uint16_t queue, const BlockEngineMaker& make_engine,
+                   bool polled = false);
     [[nodiscard]] bool empty() const { return queues_.empty(); }
 
     void start() override;

@@ -15,9 +15,9 @@
 #include <cstdint>
 #include <span>
 
+#include "foundation/guest_memory.h"
 #include "virtio/chain_token.h"
 #include "virtio/fixed_vector.h"
-#include "vmm/guest_memory.h"
 
 namespace nvmevm {
 

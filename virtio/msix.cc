@@ -3,7 +3,7 @@
 #include <bit>
 #include <stdexcept>
 
-#include "vmm/io_bus.h"
+#include "devices/io_bus.h"
 
 namespace nvmevm {
 namespace {

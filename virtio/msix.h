@@ -16,7 +16,7 @@
 #include <memory>
 #include <span>
 
-#include "vmm/log.h"
+#include "foundation/log.h"
 
 namespace nvmevm {
 

@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-#include "vmm/io_bus.h"
+#include "devices/io_bus.h"
 
 namespace nvmevm {
 namespace {

@@ -22,8 +22,8 @@
 #include <span>
 #include <vector>
 
+#include "foundation/log.h"
 #include "virtio/virtio_device.h"
-#include "vmm/log.h"
 
 namespace nvmevm {
 

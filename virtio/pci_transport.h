@@ -25,14 +25,14 @@
 #include <optional>
 #include <span>
 
+#include "devices/io_bus.h"
 #include "devices/pci_config.h"
 #include "devices/pci_device.h"
+#include "foundation/log.h"
 #include "virtio/msix.h"
 #include "virtio/pci_common_cfg.h"
 #include "virtio/pci_layout.h"
 #include "virtio/virtio_device.h"
-#include "vmm/io_bus.h"
-#include "vmm/log.h"
 
 namespace nvmevm {
 

@@ -7,8 +7,8 @@
 #include <random>
 #include <vector>
 
+#include "devices/io_bus.h"
 #include "virtio/virtio_defs.h"
-#include "vmm/io_bus.h"
 
 namespace nvmevm {
 namespace {

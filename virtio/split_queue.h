@@ -16,8 +16,8 @@
 
 #include <cstdint>
 
+#include "foundation/guest_memory.h"
 #include "virtio/descriptor_chain.h"
-#include "vmm/guest_memory.h"
 
 namespace nvmevm {
 

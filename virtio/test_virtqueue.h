@@ -9,9 +9,9 @@
 #include <stdexcept>
 #include <vector>
 
+#include "foundation/guest_memory.h"
 #include "virtio/split_queue.h"
 #include "virtio/virtio_defs.h"
-#include "vmm/guest_memory.h"
 
 namespace nvmevm::testing {
 

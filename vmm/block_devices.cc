@@ -4,9 +4,10 @@
 #include <stdexcept>
 
 #include "boot/acpi_tables.h"
+#include "foundation/log.h"
 #include "nvme/iopoll_safety.h"
 #include "nvme/namespace.h"
-#include "vmm/log.h"
+#include "vmm/drive_engine.h"
 
 namespace nvmevm {
 namespace {
@@ -140,8 +141,9 @@ BlockDevices::BlockDevices(const VmConfig& config, const GuestMemory& memory, co
         drive->transport->set_bar_callback(
             [this, &d](const PciBarChange& change) { on_bar_change(d, change); });
         for (uint16_t q = 0; q < options.queues; ++q)
-            services_[q % config.vcpus]->add_queue(*drive->device, q, kinds[index],
-                                                   drive_config.poll);
+            services_[q % config.vcpus]->add_queue(
+                *drive->device, q, block_engine_maker(kinds[index], drive->device->backend()),
+                drive_config.poll);
         pci.add_device(slot, drive->transport);
 
         // Place BAR 0 (64-bit) and turn on memory decoding, as firmware would.

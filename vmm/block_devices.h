@@ -6,13 +6,13 @@
 #include <memory>
 #include <vector>
 
+#include "devices/io_bus.h"
 #include "devices/pci_host.h"
-#include "virtio/blk_backend.h"
+#include "storage/backing.h"
 #include "virtio/blk_device.h"
 #include "virtio/blk_vcpu_service.h"
 #include "virtio/msix.h"
 #include "virtio/pci_transport.h"
-#include "vmm/io_bus.h"
 #include "vmm/kvm.h"
 #include "vmm/vm_config.h"
 

@@ -8,8 +8,8 @@
 #include <string>
 #include <system_error>
 
+#include "foundation/log.h"
 #include "vmm/kvm_abi.h"
-#include "vmm/log.h"
 
 namespace nvmevm {
 namespace {

@@ -8,8 +8,8 @@
 #include <span>
 #include <vector>
 
-#include "vmm/guest_memory.h"
-#include "vmm/unique_fd.h"
+#include "foundation/guest_memory.h"
+#include "foundation/unique_fd.h"
 
 namespace nvmevm {
 

@@ -10,12 +10,12 @@
 #include <vector>
 
 #include "boot/kernel_image.h"
+#include "foundation/file_image.h"
+#include "foundation/log.h"
+#include "foundation/process_stats.h"
 #include "vmm/block_devices.h"
-#include "vmm/file_image.h"
 #include "vmm/kvm.h"
-#include "vmm/log.h"
 #include "vmm/platform.h"
-#include "vmm/process_stats.h"
 #include "vmm/seccomp.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm_run_state.h"

@@ -4,8 +4,8 @@
 
 #include <cstdint>
 
+#include "devices/vm_outcome.h"
 #include "vmm/vm_config.h"
-#include "vmm/vm_outcome.h"
 
 namespace nvmevm {
 

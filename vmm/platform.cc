@@ -6,7 +6,7 @@
 #include "devices/platform_ports.h"
 #include "devices/reset_control.h"
 #include "devices/serial.h"
-#include "vmm/process_stats.h"
+#include "foundation/process_stats.h"
 
 namespace nvmevm {
 namespace {

@@ -7,12 +7,12 @@
 #include <optional>
 
 #include "devices/guest_control.h"
+#include "devices/io_bus.h"
+#include "devices/irq.h"
 #include "devices/output_sink.h"
 #include "devices/pci_host.h"
 #include "devices/vm_control.h"
-#include "vmm/guest_memory.h"
-#include "vmm/io_bus.h"
-#include "vmm/irq.h"
+#include "foundation/guest_memory.h"
 #include "vmm/kvm.h"
 #include "vmm/vm_config.h"
 

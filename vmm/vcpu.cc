@@ -12,9 +12,9 @@
 #include <memory>
 #include <string>
 
+#include "foundation/log.h"
 #include "vmm/cpuid.h"
 #include "vmm/kvm_abi.h"
-#include "vmm/log.h"
 #include "vmm/x86_entry.h"
 
 namespace nvmevm {
@@ -166,7 +166,9 @@ void Vcpu::run(IoBus& pio, IoBus& mmio, VmControl& control, const std::atomic<bo
 }
 
 bool Vcpu::handle_exit(IoBus& pio, IoBus& mmio, VmControl& control) {
-    const std::string who = "vcpu " + std::to_string(index_) + ": ";
+    // Built only on the paths that end the VM: the port and MMIO exits, tens of thousands a
+    // second, must not allocate.
+    const auto who = [this] { return "vcpu " + std::to_string(index_) + ": "; };
     switch (run_->exit_reason) {
         case KVM_EXIT_IO:
             ++counters_.port_io;
@@ -183,34 +185,34 @@ bool Vcpu::handle_exit(IoBus& pio, IoBus& mmio, VmControl& control) {
         case KVM_EXIT_SHUTDOWN:
             control.request_stop(
                 {VmEnd::guest_crashed, 0,
-                 who + "triple fault (KVM_EXIT_SHUTDOWN); " + describe_registers()});
+                 who() + "triple fault (KVM_EXIT_SHUTDOWN); " + describe_registers()});
             return false;
         case KVM_EXIT_FAIL_ENTRY: {
             char reason[64];
             std::snprintf(reason, sizeof reason, "0x%" PRIx64,
                           static_cast<uint64_t>(run_->fail_entry.hardware_entry_failure_reason));
             control.request_stop(
-                {VmEnd::guest_crashed, 0, who + "VM entry failed, hardware reason " + reason});
+                {VmEnd::guest_crashed, 0, who() + "VM entry failed, hardware reason " + reason});
             return false;
         }
         case KVM_EXIT_INTERNAL_ERROR:
             control.request_stop(
                 {VmEnd::guest_crashed, 0,
-                 who + "KVM internal error, suberror " + std::to_string(run_->internal.suberror) +
+                 who() + "KVM internal error, suberror " + std::to_string(run_->internal.suberror) +
                      " (1 = instruction emulation failed); " + describe_registers()});
             return false;
         case KVM_EXIT_SYSTEM_EVENT:
             switch (run_->system_event.type) {
                 case KVM_SYSTEM_EVENT_SHUTDOWN:
-                    control.request_stop({VmEnd::powered_off, 0, who + "system event: shutdown"});
+                    control.request_stop({VmEnd::powered_off, 0, who() + "system event: shutdown"});
                     break;
                 case KVM_SYSTEM_EVENT_RESET:
-                    control.request_stop({VmEnd::reset, 0, who + "system event: reset"});
+                    control.request_stop({VmEnd::reset, 0, who() + "system event: reset"});
                     break;
                 default:
                     control.request_stop(
                         {VmEnd::guest_crashed, 0,
-                         who + "system event " + std::to_string(run_->system_event.type)});
+                         who() + "system event " + std::to_string(run_->system_event.type)});
                     break;
             }
             return false;
@@ -219,7 +221,7 @@ bool Vcpu::handle_exit(IoBus& pio, IoBus& mmio, VmControl& control) {
                          "vcpu %u: unexpected exit reason %u", index_, run_->exit_reason);
             control.request_stop(
                 {VmEnd::vmm_error, 0,
-                 who + "unexpected KVM exit reason " + std::to_string(run_->exit_reason)});
+                 who() + "unexpected KVM exit reason " + std::to_string(run_->exit_reason)});
             return false;
     }
 }

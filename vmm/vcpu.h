@@ -11,11 +11,11 @@
 #include <vector>
 
 #include "boot/kernel_image.h"
+#include "devices/io_bus.h"
 #include "devices/vm_control.h"
-#include "vmm/io_bus.h"
+#include "foundation/mapping.h"
+#include "foundation/vcpu_work.h"
 #include "vmm/kvm.h"
-#include "vmm/mapping.h"
-#include "vmm/vcpu_work.h"
 
 namespace nvmevm {
 

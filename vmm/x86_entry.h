@@ -7,7 +7,7 @@
 #include <linux/kvm.h>
 
 #include "boot/kernel_image.h"
-#include "vmm/guest_memory.h"
+#include "foundation/guest_memory.h"
 
 namespace nvmevm {
 

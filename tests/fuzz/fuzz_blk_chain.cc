@@ -11,7 +11,7 @@
 #include <cstdlib>
 #include <span>
 
-#include "virtio/blk_queue_fuzz.h"
+#include "tests/fuzz/blk_queue_harness.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const nvmevm::BlkQueueRunStats stats =

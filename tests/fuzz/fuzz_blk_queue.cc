@@ -27,14 +27,14 @@
 #include <span>
 #include <vector>
 
+#include "foundation/io_ring.h"
+#include "foundation/log.h"
+#include "storage/backing.h"
+#include "storage/null_engine.h"
 #include "tests/fuzz/fuzz_input.h"
-#include "virtio/blk_backend.h"
-#include "virtio/blk_engine_null.h"
 #include "virtio/blk_queue.h"
 #include "virtio/chain_token.h"
 #include "virtio/virtio_defs.h"
-#include "vmm/io_ring.h"
-#include "vmm/log.h"
 
 namespace nvmevm {
 namespace {

@@ -29,10 +29,10 @@
 #include <span>
 
 #include "devices/pci_host.h"
+#include "foundation/log.h"
 #include "tests/fuzz/fuzz_input.h"
 #include "virtio/pci_transport.h"
 #include "virtio/virtio_defs.h"
-#include "vmm/log.h"
 
 namespace nvmevm {
 namespace {
