@@ -1,6 +1,7 @@
 #include "cli/config_values.h"
 
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "cli/config_loader.h"
@@ -56,26 +57,13 @@ void drive_id(std::string_view value, const SourceLocation& where) {
 }
 
 DriveEngine engine(std::string_view value, const SourceLocation& where) {
-    for (DriveEngine e :
-         {DriveEngine::automatic, DriveEngine::uring, DriveEngine::nvme, DriveEngine::null}) {
-        if (value == engine_name(e)) return e;
+    if (const std::optional<DriveEngine> known = parse_drive_engine(value)) return *known;
+    std::string names;
+    for (const auto& [e, name] : kDriveEngineNames) {
+        if (!names.empty()) names += e == kDriveEngineNames.back().first ? " or " : ", ";
+        names += name;
     }
-    throw ConfigError(
-        where, "unknown engine \"" + std::string(value) + "\": use auto, uring, nvme or null");
-}
-
-const char* engine_name(DriveEngine engine) {
-    switch (engine) {
-        case DriveEngine::automatic:
-            return "auto";
-        case DriveEngine::uring:
-            return "uring";
-        case DriveEngine::nvme:
-            return "nvme";
-        case DriveEngine::null:
-            return "null";
-    }
-    return "?";
+    throw ConfigError(where, "unknown engine \"" + std::string(value) + "\": use " + names);
 }
 
 uint16_t drive_queues(int64_t value, const SourceLocation& where) {
@@ -143,7 +131,7 @@ void poll_engine(DriveEngine engine, const SourceLocation& where) {
         throw ConfigError(where, std::string("poll = true needs engine = \"nvme\": polled "
                                              "completions exist only for NVMe passthrough, not "
                                              "for engine \"") +
-                                     engine_name(engine) + "\"");
+                                     std::string(to_string(engine)) + "\"");
     }
 }
 

@@ -15,8 +15,8 @@ namespace nvmevm::config_values {
 [[nodiscard]] uint64_t memory_mib(int64_t value, const SourceLocation& where);
 void cmdline(std::string_view value, const SourceLocation& where);
 void drive_id(std::string_view value, const SourceLocation& where);
+// [[drive]] engine: a name from kDriveEngineNames (vmm/vm_config.h).
 [[nodiscard]] DriveEngine engine(std::string_view value, const SourceLocation& where);
-[[nodiscard]] const char* engine_name(DriveEngine engine);
 // [[drive]] queues as written: 1..kMaxDriveQueues (0, one per vCPU, is what leaving it out means).
 [[nodiscard]] uint16_t drive_queues(int64_t value, const SourceLocation& where);
 // [[drive]] queue_size: a power of two, kMinQueueSize..kMaxQueueSize.

@@ -33,21 +33,15 @@ const char* op_name(BlockOp op) {
 
 }  // namespace
 
-NvmeBlockEngine::NvmeBlockEngine(const BlockBackend& backend, IoRing& ring)
-    : backend_(backend),
-      ns_(backend.nvme_namespace() != nullptr
-              ? *backend.nvme_namespace()
-              : throw std::system_error(EINVAL, std::system_category(),
-                                        "engine \"nvme\" needs an NVMe namespace as its backing")),
-      ring_(ring),
-      slot_(0) {
+NvmeBlockEngine::NvmeBlockEngine(std::shared_ptr<const NvmeBacking> backing, IoRing& ring)
+    : backing_(std::move(backing)), ns_(backing_->ns()), ring_(ring), slot_(0) {
     if ((ring.setup_flags() & kRequired) != kRequired)
         throw std::system_error(EINVAL, std::system_category(),
                                 "engine \"nvme\" needs an io_uring with SQE128 and CQE32");
     limits_.max_bytes = ns_.info.max_transfer_bytes;
     limits_.max_pages = ns_.info.max_pages;
     limits_.lba_size = ns_.info.format.lba_size();
-    slot_ = ring.add_file(backend.fd());
+    slot_ = ring.add_file(backing_->fd());
 }
 
 NvmeBlockEngine::~NvmeBlockEngine() {
@@ -78,7 +72,7 @@ NvmeBlockEngine::Request* NvmeBlockEngine::take_request() noexcept {
 }
 
 void NvmeBlockEngine::submit(const BlockIo& io, IoCompletion* done) noexcept {
-    if (io.op != BlockOp::read && io.op != BlockOp::flush && backend_.read_only())
+    if (io.op != BlockOp::read && io.op != BlockOp::flush && backing_->read_only())
         return ring_.post(done, -EROFS);
     Request* request = take_request();
     if (request == nullptr) return ring_.post(done, -ENOMEM);

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "foundation/log.h"
+#include "nvme/backing.h"
 #include "nvme/commands.h"
 #include "nvme/namespace.h"
 #include "storage/engine.h"
@@ -27,9 +28,9 @@ namespace nvmevm {
 
 class NvmeBlockEngine final : public BlockEngine {
   public:
-    // `backend` must be a passthrough backing (open_nvme_backend). Registers its fd in the
-    // ring's file table. Throws std::system_error (EINVAL: wrong backing or ring).
-    NvmeBlockEngine(const BlockBackend& backend, IoRing& ring);
+    // Made by NvmeBacking::make_engine; shares ownership of `backing`. Registers its fd in the
+    // ring's file table. Throws std::system_error (EINVAL: a ring without SQE128 | CQE32).
+    NvmeBlockEngine(std::shared_ptr<const NvmeBacking> backing, IoRing& ring);
     ~NvmeBlockEngine() override;
     NvmeBlockEngine(const NvmeBlockEngine&) = delete;
     NvmeBlockEngine& operator=(const NvmeBlockEngine&) = delete;
@@ -65,7 +66,7 @@ class NvmeBlockEngine final : public BlockEngine {
     [[nodiscard]] int32_t queue_command(Request& request, const nvme::Command& cmd, bool vectored,
                                         int fixed_buffer) noexcept;
 
-    const BlockBackend& backend_;
+    std::shared_ptr<const NvmeBacking> backing_;  // keeps ns_ alive
     const NvmeNamespace& ns_;
     IoRing& ring_;
     unsigned slot_;

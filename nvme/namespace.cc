@@ -1,15 +1,12 @@
 #include "nvme/namespace.h"
 
-#include <fcntl.h>
 #include <libnvme.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <memory>
 #include <system_error>
 
 #include "foundation/log.h"
@@ -43,7 +40,9 @@ std::string trimmed(const char* text, size_t size) {
     return s;
 }
 
-NvmeNamespaceInfo identify(int fd, const std::string& path) {
+}  // namespace
+
+NvmeNamespaceInfo identify_namespace(int fd, const std::string& path) {
     NvmeNamespaceInfo info;
     info.generic_path = path;
     __u32 nsid = 0;
@@ -106,8 +105,6 @@ NvmeNamespaceInfo identify(int fd, const std::string& path) {
     return info;
 }
 
-}  // namespace
-
 NvmeNamespace::~NvmeNamespace() {
     logf(LogLevel::info,
          "nvme %s: read=%llu write=%llu flush=%llu dsm=%llu write_zeroes=%llu "
@@ -144,45 +141,6 @@ void log_nvme_poll_support(const NvmeNamespaceInfo& info) {
          "io_poll %s): polled commands complete by interrupt, and only their reaping is polled; "
          "boot the host with nvme.poll_queues=N to poll the device itself",
          info.generic_path.c_str(), queues.c_str(), polled.c_str());
-}
-
-BlockBackend open_nvme_backend(const BlockBackendOptions& options) {
-    const std::optional<std::string> generic = nvme_generic_path(options.path);
-    if (!generic)
-        fail(EINVAL, options.path +
-                         ": not an NVMe namespace (engine \"nvme\" takes /dev/ngXnY or "
-                         "/dev/nvmeXnY)");
-    // Passthrough writes need the device open for writing even though the kernel checks
-    // permissions per command; a read-only drive opens it read-only and never writes.
-    UniqueFd fd(::open(generic->c_str(), (options.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC));
-    if (!fd) fail(errno, "open " + *generic + " (the NVMe generic device of " + options.path + ")");
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) fail(errno, "fstat " + *generic);
-    if (!S_ISCHR(st.st_mode)) fail(EINVAL, *generic + " is not a character device");
-
-    auto ns = std::make_shared<NvmeNamespace>();
-    ns->info = identify(fd.get(), *generic);
-    const NvmeNamespaceInfo& info = ns->info;
-
-    PassthroughTraits traits;
-    traits.capacity = info.format.lba_count << info.format.lba_shift;
-    traits.logical_block_size = info.format.lba_size();
-    traits.read_only = options.read_only;
-    traits.discard = info.deallocate && !options.read_only;
-    traits.write_zeroes = info.write_zeroes && !options.read_only;
-    traits.volatile_write_cache = info.volatile_write_cache;
-    traits.nvme_nsid = info.format.nsid;
-    traits.serial = !options.serial.empty() ? options.serial.substr(0, 20)
-                    : !info.serial.empty()  ? info.serial.substr(0, 20)
-                                            : serial_from_path(options.path);
-    logf(LogLevel::info,
-         "%s: NVMe namespace %u of \"%s\" (SN %s): %llu LBAs of %u bytes, max transfer %u "
-         "bytes (%u pages), VWC %s, Write Zeroes %s, Deallocate %s",
-         generic->c_str(), info.format.nsid, info.model.c_str(), info.serial.c_str(),
-         static_cast<unsigned long long>(info.format.lba_count), info.format.lba_size(),
-         info.max_transfer_bytes, info.max_pages, info.volatile_write_cache ? "yes" : "no",
-         info.write_zeroes ? "yes" : "no", info.deallocate ? "yes" : "no");
-    return BlockBackend::passthrough(std::move(fd), *generic, traits, std::move(ns));
 }
 
 }  // namespace nvmevm

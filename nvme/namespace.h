@@ -8,10 +8,10 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "nvme/commands.h"
 #include "nvme/device_path.h"
-#include "storage/backing.h"
 
 namespace nvmevm {
 
@@ -37,18 +37,22 @@ struct NvmeCounters {
     std::atomic<uint64_t> polled{0};
 };
 
-// The NVMe state a BlockBackend holds for the passthrough engine (BlockBackend::nvme_namespace).
-// Logs its counters when the drive closes (the end of the VM).
+// The NVMe state an NvmeBacking holds for the passthrough engine (nvme/backing.h). Logs its
+// counters when the backing goes, with the last of the drive's device and engines.
 struct NvmeNamespace {
+    explicit NvmeNamespace(NvmeNamespaceInfo identified) : info(std::move(identified)) {}
+    ~NvmeNamespace();
+    NvmeNamespace(const NvmeNamespace&) = delete;
+    NvmeNamespace& operator=(const NvmeNamespace&) = delete;
+
     NvmeNamespaceInfo info;
     mutable NvmeCounters counters;
-    ~NvmeNamespace();
 };
 
-// Opens the namespace behind `options.path` (its generic device), identifies it and returns a
-// backing for the nvme engine. O_DIRECT does not apply (passthrough has no page cache).
-// Throws std::system_error with a message that says what is missing.
-[[nodiscard]] BlockBackend open_nvme_backend(const BlockBackendOptions& options);
+// Identify Controller and Identify Namespace on the open generic device `fd` (`path`), and the
+// kernel's limits for passthrough on it. Throws std::system_error with a message that says
+// what is missing or not supported.
+[[nodiscard]] NvmeNamespaceInfo identify_namespace(int fd, const std::string& path);
 
 // For a drive with `poll = true`: logs (info) whether the NVMe driver has poll queues for this
 // namespace (/sys/module/nvme/parameters/poll_queues, /sys/block/nvmeXnY/queue/io_poll), since

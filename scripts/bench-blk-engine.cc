@@ -3,8 +3,7 @@
 //
 // Build (after building nvmevm in build/, or any build dir):
 //   g++ -O2 -std=c++20 -I. -o /tmp/bench-blk-engine scripts/bench-blk-engine.cc
-//       build/vmm/libnvmevm_machine.a build/nvme/libnvmevm_nvme.a build/storage/libnvmevm_storage.a
-//       build/foundation/libnvmevm_foundation.a -l:libnvme.a -luring -pthread
+//       build/storage/libnvmevm_storage.a build/foundation/libnvmevm_foundation.a -luring -pthread
 // Run:
 //   /tmp/bench-blk-engine ENGINE DIR QD SECONDS [read|write]
 //   e.g. /tmp/bench-blk-engine uring /dev/shm 1 3 ; /tmp/bench-blk-engine null - 32 3
@@ -21,6 +20,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -29,9 +30,10 @@
 #include "foundation/io_ring.h"
 #include "foundation/mapping.h"
 #include "foundation/unique_fd.h"
-#include "storage/backing.h"
 #include "storage/engine.h"
-#include "vmm/drive_engine.h"
+#include "storage/file_backing.h"
+#include "storage/null_backing.h"
+#include "vmm/vm_config.h"
 
 using namespace nvmevm;
 
@@ -93,20 +95,20 @@ int main(int argc, char** argv) {
     const double seconds = std::atof(argv[4]);
     const bool write = argc > 5 && std::string(argv[5]) == "write";
 
-    BlockEngineKind kind{};
-    if (!parse_block_engine_kind(kind_name, kind)) return 2;
+    const std::optional<DriveEngine> kind = parse_drive_engine(kind_name);
+    if (kind != DriveEngine::uring && kind != DriveEngine::null) return 2;
     std::string path;
-    BlockBackend backend = BlockBackend::null(kFileSize);
-    if (kind != BlockEngineKind::null) {
+    std::shared_ptr<const Backing> backend = NullBacking::make(kFileSize);
+    if (kind != DriveEngine::null) {
         path = dir + "/nvmevm-bench.XXXXXX";
         UniqueFd fd(::mkstemp(path.data()));
         std::vector<uint8_t> chunk(1 << 20, 0x5a);
         for (uint64_t done = 0; done < kFileSize; done += chunk.size())
             if (::write(fd.get(), chunk.data(), chunk.size()) != ssize_t(chunk.size())) return 1;
         ::fsync(fd.get());
-        BlockBackendOptions options;
+        BackingOptions options;
         options.path = path;
-        backend = BlockBackend::open(options);
+        backend = FileBacking::open(options);
     }
 
     Mapping ram = Mapping::anonymous(64 << 20);
@@ -114,7 +116,7 @@ int main(int argc, char** argv) {
     std::memset(ram.get(), 1, 64 << 20);
     IoRing ring(256);
     ring.register_guest_memory(memory);
-    auto engine = make_block_engine(kind, backend, ring);
+    auto engine = backend->make_engine(ring);
 
     Bench bench;
     bench.engine = engine.get();
@@ -144,9 +146,9 @@ int main(int argc, char** argv) {
     const uint64_t n = bench.completed;  // counted before the drain below
     std::printf(
         "%s %s %s QD%d: %.0f IOPS, %.2f us wall/request, %.2f us CPU/request, errors %llu\n",
-        kind_name.c_str(), kind == BlockEngineKind::null ? "-" : dir.c_str(),
-        write ? "write" : "read", depth, double(n) / wall, wall * 1e6 / double(n),
-        cpu * 1e6 / double(n), static_cast<unsigned long long>(bench.errors));
+        kind_name.c_str(), kind == DriveEngine::null ? "-" : dir.c_str(), write ? "write" : "read",
+        depth, double(n) / wall, wall * 1e6 / double(n), cpu * 1e6 / double(n),
+        static_cast<unsigned long long>(bench.errors));
     // Let what is in flight finish before the slots go away.
     while (bench.in_flight != 0) {
         if (ring.reap() == 0 && ring.wait(1) < 0) return 1;

@@ -1,144 +1,90 @@
+// The backing interface through its two storage-layer kinds: each makes its own engine, which
+// shares ownership of it; a null backing advertises what it is given and does no I/O.
 #include "storage/backing.h"
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <sys/stat.h>
-#include <sys/utsname.h>
 
-#include <cstdio>
-#include <cstdlib>
-#include <string>
-#include <system_error>
+#include <cstring>
+#include <memory>
+#include <vector>
 
-#include "foundation/unique_fd.h"
+#include "storage/engine.h"
+#include "storage/file_backing.h"
+#include "storage/null_backing.h"
 #include "storage/test_files.h"
 
 namespace nvmevm {
 namespace {
 
+using testing::Done;
 using testing::options;
+using testing::reap_one;
 using testing::ScratchFile;
 
-TEST(BlockBackend, CapacityAndDefaultsOfAFile) {
-    ScratchFile file("/tmp", 1 << 20);
-    BlockBackend backend = BlockBackend::open(options(file.path()));
-    EXPECT_EQ(backend.capacity(), 1u << 20);
-    EXPECT_FALSE(backend.read_only());
-    EXPECT_FALSE(backend.is_block_device());
-    EXPECT_TRUE(backend.direct());  // /tmp is on a disk with O_DIRECT
-    EXPECT_GE(backend.logical_block_size(), 512u);
-    EXPECT_GE(backend.dio_offset_align(), 1u);
-    EXPECT_LE(backend.serial().size(), 20u);
-    EXPECT_EQ(backend.serial(), serial_from_path(file.path()));
-    EXPECT_NE(fcntl(backend.fd(), F_GETFL) & O_DIRECT, 0);
+// One 4 KiB read at `offset` through the engine `backing` makes; the bytes read, or empty.
+std::vector<uint8_t> read_through_engine(const std::shared_ptr<const Backing>& backing,
+                                         uint64_t offset) {
+    IoRing ring(8);
+    std::unique_ptr<BlockEngine> engine = backing->make_engine(ring);
+    std::vector<uint8_t> data(4096, 0xEE);
+    const iovec segment{data.data(), data.size()};
+    Done done;
+    engine->submit(BlockIo::read(offset, {&segment, 1}), &done);
+    if (ring.submit() < 0 || !reap_one(ring, done) || done.result != 4096) return {};
+    return data;
 }
 
-TEST(BlockBackend, BufferedWhenAskedTo) {
-    ScratchFile file("/tmp", 4096);
-    BlockBackend backend = BlockBackend::open(options(file.path(), false, false));
-    EXPECT_FALSE(backend.direct());
-    EXPECT_EQ(fcntl(backend.fd(), F_GETFL) & O_DIRECT, 0);
-    EXPECT_EQ(backend.dio_mem_align(), 1u);
+TEST(NullBacking, NoFileEverythingSupportedNothingDone) {
+    const std::shared_ptr<const Backing> backing = NullBacking::make(1 << 30);
+    EXPECT_EQ(backing->capacity(), 1u << 30);
+    EXPECT_EQ(backing->path(), "null");
+    EXPECT_EQ(backing->logical_block_size(), 512u);
+    EXPECT_TRUE(backing->supports_discard());
+    EXPECT_TRUE(backing->supports_write_zeroes());
+    EXPECT_TRUE(backing->needs_flush());
+    EXPECT_EQ(backing->flush_sync(), 0);
+    EXPECT_EQ(backing->discard_sync(0, 4096), 0);
+    EXPECT_EQ(backing->serial(), "nvmevm-null");
+    EXPECT_EQ(NullBacking::make(4096, "a-serial-longer-than-twenty")->serial(),
+              "a-serial-longer-than");
+    EXPECT_EQ(read_through_engine(backing, 8192), std::vector<uint8_t>(4096, 0));
 }
 
-TEST(BlockBackend, ReadOnlyOpensReadOnlyAndOffersNoWrites) {
-    ScratchFile file("/tmp", 4096);
-    BlockBackend backend = BlockBackend::open(options(file.path(), true));
-    EXPECT_TRUE(backend.read_only());
-    EXPECT_EQ(fcntl(backend.fd(), F_GETFL) & O_ACCMODE, O_RDONLY);
-    EXPECT_FALSE(backend.supports_discard());
-    EXPECT_FALSE(backend.supports_write_zeroes());
-    EXPECT_EQ(backend.discard_sync(0, 4096), -EOPNOTSUPP);
+// engine = "null" on a file: the device sees the file's shape, and no request reaches the file.
+TEST(NullBacking, ShapedLikeAFileReadsZeroes) {
+    const ScratchFile file("/tmp", 1 << 20, 0x5a);
+    const auto real = FileBacking::open(options(file.path()));
+    const std::shared_ptr<const Backing> null = NullBacking::shaped_like(real->traits());
+    EXPECT_EQ(null->capacity(), real->capacity());
+    EXPECT_EQ(null->logical_block_size(), real->logical_block_size());
+    EXPECT_EQ(null->serial(), real->serial());
+    EXPECT_EQ(null->path(), file.path());
+    EXPECT_EQ(read_through_engine(null, 0), std::vector<uint8_t>(4096, 0));
+    EXPECT_EQ(read_through_engine(real, 0), std::vector<uint8_t>(4096, 0x5a));
 }
 
-TEST(BlockBackend, RefusesWhatItCannotOpen) {
-    EXPECT_THROW(BlockBackend::open(options("/nonexistent/nvmevm-disk.img")), std::system_error);
-    // A directory is neither a file nor a block device.
-    EXPECT_THROW(BlockBackend::open(options("/tmp", true)), std::system_error);
-    // A character device neither.
-    EXPECT_THROW(BlockBackend::open(options("/dev/null", false, false)), std::system_error);
+// The engine keeps its backing alive: nothing else needs to.
+TEST(FileBacking, ItsEngineSharesOwnership) {
+    const ScratchFile file("/tmp", 1 << 20, 0x33);
+    IoRing ring(8);
+    std::shared_ptr<const Backing> backing = FileBacking::open(options(file.path(), false, false));
+    std::unique_ptr<BlockEngine> engine = backing->make_engine(ring);
+    const std::weak_ptr<const Backing> watch = backing;
+    backing.reset();
+    EXPECT_FALSE(watch.expired());
+    std::vector<uint8_t> data(4096);
+    const iovec segment{data.data(), data.size()};
+    Done done;
+    engine->submit(BlockIo::read(4096, {&segment, 1}), &done);
+    ASSERT_GE(ring.submit(), 0);
+    ASSERT_TRUE(reap_one(ring, done));
+    EXPECT_EQ(done.result, 4096);
+    EXPECT_EQ(data, std::vector<uint8_t>(4096, 0x33));
+    engine.reset();
+    EXPECT_TRUE(watch.expired());
 }
 
-TEST(BlockBackend, RefusesWritableOpenOfAReadOnlyFile) {
-    if (::geteuid() == 0) {
-        // root ignores permission bits; an immutable file (chattr +i) is what root cannot open
-        // for writing. ext4, xfs, btrfs and tmpfs (since 6.0) all have the attribute.
-        ScratchFile file("/tmp", 4096);
-        const std::string cmd = "chattr +i " + file.path();
-        ASSERT_EQ(std::system(cmd.c_str()), 0)
-            << cmd << " failed: needs chattr (e2fsprogs) and a /tmp with the immutable attribute";
-        EXPECT_THROW(BlockBackend::open(options(file.path())), std::system_error);
-        EXPECT_NO_THROW(BlockBackend::open(options(file.path(), true)));
-        const std::string undo = "chattr -i " + file.path();
-        EXPECT_EQ(std::system(undo.c_str()), 0);
-        return;
-    }
-    ScratchFile file("/tmp", 4096);
-    ASSERT_EQ(::chmod(file.path().c_str(), 0444), 0);
-    EXPECT_THROW(BlockBackend::open(options(file.path())), std::system_error);
-}
-
-// Whether the running kernel is Linux major.minor or later (false when uname says otherwise or
-// cannot be read).
-bool kernel_at_least(int major, int minor) {
-    utsname name{};
-    int have_major = 0, have_minor = 0;
-    if (::uname(&name) != 0 || std::sscanf(name.release, "%d.%d", &have_major, &have_minor) != 2)
-        return false;
-    return have_major > major || (have_major == major && have_minor >= minor);
-}
-
-// Whether `path` opens with O_DIRECT, asked of the kernel here rather than of BlockBackend.
-bool opens_with_o_direct(const std::string& path) {
-    const UniqueFd fd(::open(path.c_str(), O_RDWR | O_DIRECT | O_CLOEXEC));
-    return fd.valid();
-}
-
-TEST(BlockBackend, TmpfsTakesODirectAndPunchesHolesForWriteZeroes) {
-    ScratchFile file("/dev/shm", 1 << 16);
-    BlockBackend backend = BlockBackend::open(options(file.path()));
-    // tmpfs has O_DIRECT since Linux 6.6, and the backend uses it wherever the kernel has it.
-    const bool kernel_takes_direct = opens_with_o_direct(file.path());
-    if (kernel_at_least(6, 6)) {
-        EXPECT_TRUE(kernel_takes_direct) << "tmpfs refused O_DIRECT on Linux 6.6+";
-    }
-    EXPECT_EQ(backend.direct(), kernel_takes_direct);
-    EXPECT_EQ((::fcntl(backend.fd(), F_GETFL) & O_DIRECT) != 0, kernel_takes_direct);
-    // tmpfs has no FALLOC_FL_ZERO_RANGE, so a punched hole (which reads back as zeroes) serves
-    // write zeroes.
-    EXPECT_TRUE(backend.supports_discard());
-    EXPECT_EQ(backend.zero_method(), ZeroMethod::punch_hole);
-    EXPECT_EQ(backend.capacity(), 1u << 16);  // the probes past the end changed nothing
-}
-
-TEST(BlockBackend, SyncDiscardAndWriteZeroesReadBackAsZeroes) {
-    for (const char* dir : {"/tmp", "/dev/shm"}) {
-        ScratchFile file(dir, 1 << 16, 0xab);
-        BlockBackend backend = BlockBackend::open(options(file.path()));
-        ASSERT_TRUE(backend.supports_discard()) << dir;
-        ASSERT_TRUE(backend.supports_write_zeroes()) << dir;
-        EXPECT_EQ(backend.discard_sync(4096, 4096), 0);
-        EXPECT_EQ(backend.write_zeroes_sync(3 * 4096, 8192), 0);
-        EXPECT_EQ(backend.flush_sync(), 0);
-        const auto data = file.read(0, 1 << 16);
-        ASSERT_EQ(data.size(), 1u << 16);
-        for (size_t i = 0; i < data.size(); ++i) {
-            const bool zeroed = (i >= 4096 && i < 8192) || (i >= 3 * 4096 && i < 5 * 4096);
-            ASSERT_EQ(data[i], zeroed ? 0 : 0xab) << dir << " byte " << i;
-        }
-        EXPECT_EQ(backend.capacity(), 1u << 16);
-    }
-}
-
-TEST(BlockBackend, NullBackingHasNoFile) {
-    BlockBackend backend = BlockBackend::null(1 << 30);
-    EXPECT_TRUE(backend.is_null());
-    EXPECT_EQ(backend.capacity(), 1u << 30);
-    EXPECT_EQ(backend.flush_sync(), 0);
-    EXPECT_EQ(backend.serial(), "nvmevm-null");
-}
-
-TEST(BlockBackend, SerialFromPath) {
+TEST(Backing, SerialFromPath) {
     EXPECT_EQ(serial_from_path("/var/lib/vm/disk.img"), "disk.img");
     EXPECT_EQ(serial_from_path("/images/a-very-long-image-file-name.raw"), "-image-file-name.raw");
     EXPECT_EQ(serial_from_path("/images/a-very-long-image-file-name.raw").size(), 20u);

@@ -8,7 +8,7 @@
 #include <cstring>
 #include <memory>
 
-#include "storage/backing.h"
+#include "storage/file_backing.h"
 
 namespace nvmevm {
 namespace {
@@ -23,16 +23,16 @@ struct FreeDeleter {
 
 }  // namespace
 
-bool needs_bounce_buffer(const BlockBackend& backend, const BlockIo& io) noexcept {
-    if (!backend.direct() || (io.op != BlockOp::read && io.op != BlockOp::write)) return false;
-    const uint32_t block = backend.dio_offset_align();
+bool needs_bounce_buffer(const FileBacking& backing, const BlockIo& io) noexcept {
+    if (!backing.direct() || (io.op != BlockOp::read && io.op != BlockOp::write)) return false;
+    const uint32_t block = backing.dio_offset_align();
     uint64_t total = 0;
     bool misplaced = false;
     for (const iovec& segment : io.segments) {
         total += segment.iov_len;
         misplaced =
             misplaced ||
-            !aligned(reinterpret_cast<uintptr_t>(segment.iov_base), backend.dio_mem_align()) ||
+            !aligned(reinterpret_cast<uintptr_t>(segment.iov_base), backing.dio_mem_align()) ||
             !aligned(segment.iov_len, block);
     }
     return misplaced && aligned(io.offset, block) && aligned(total, block);
@@ -50,10 +50,10 @@ int32_t transfer_synchronously(int fd, bool write, std::span<const iovec> segmen
     return n < 0 ? -errno : static_cast<int32_t>(n);
 }
 
-int32_t transfer_through_bounce_buffer(const BlockBackend& backend, const BlockIo& io) noexcept {
+int32_t transfer_through_bounce_buffer(const FileBacking& backing, const BlockIo& io) noexcept {
     size_t total = 0;
     for (const iovec& segment : io.segments) total += segment.iov_len;
-    const size_t alignment = std::max<size_t>({backend.dio_mem_align(), sizeof(void*), 1});
+    const size_t alignment = std::max<size_t>({backing.dio_mem_align(), sizeof(void*), 1});
     void* raw = nullptr;
     if (total == 0 || ::posix_memalign(&raw, alignment, total) != 0) return -ENOMEM;
     const std::unique_ptr<uint8_t, FreeDeleter> buffer(static_cast<uint8_t*>(raw));
@@ -64,9 +64,9 @@ int32_t transfer_through_bounce_buffer(const BlockBackend& backend, const BlockI
             std::memcpy(to, segment.iov_base, segment.iov_len);
             to += segment.iov_len;
         }
-        return transfer_synchronously(backend.fd(), true, {&whole, 1}, io.offset);
+        return transfer_synchronously(backing.fd(), true, {&whole, 1}, io.offset);
     }
-    const int32_t n = transfer_synchronously(backend.fd(), false, {&whole, 1}, io.offset);
+    const int32_t n = transfer_synchronously(backing.fd(), false, {&whole, 1}, io.offset);
     if (n < 0) return n;
     const uint8_t* from = buffer.get();
     size_t left = static_cast<size_t>(n);

@@ -17,12 +17,12 @@
 
 namespace nvmevm {
 
-class BlockBackend;
+class FileBacking;
 
 // True for a read or write that O_DIRECT would refuse only because of where or how its data
 // segments lie in memory. A request whose offset or total length is misaligned is not one: no
 // buffer fixes that, and the backing's own error (EINVAL) answers it.
-[[nodiscard]] bool needs_bounce_buffer(const BlockBackend& backend, const BlockIo& io) noexcept;
+[[nodiscard]] bool needs_bounce_buffer(const FileBacking& backing, const BlockIo& io) noexcept;
 
 // A read or write on this thread with preadv/pwritev (retried on EINTR): the byte count or
 // -errno, as a CQE's res. The engines' synchronous path (memory-backed files, bounce buffers).
@@ -30,7 +30,7 @@ class BlockBackend;
                                              uint64_t offset) noexcept;
 
 // Does the read or write through an aligned buffer: the byte count or -errno, as a CQE's res.
-[[nodiscard]] int32_t transfer_through_bounce_buffer(const BlockBackend& backend,
+[[nodiscard]] int32_t transfer_through_bounce_buffer(const FileBacking& backing,
                                                      const BlockIo& io) noexcept;
 
 }  // namespace nvmevm

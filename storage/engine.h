@@ -1,7 +1,8 @@
 // The one interface between the virtio-blk device and whatever executes its requests. The
 // device turns a parsed request into a BlockIo, hands it to the engine of the vCPU thread that
 // owns the queue, and learns the outcome through its IoCompletion, delivered by that thread's
-// IoRing::reap(). The engine knows nothing of virtio; the device nothing of io_uring.
+// IoRing::reap(). The engine knows nothing of virtio; the device nothing of io_uring. Each kind
+// of backing makes its own engine (Backing::make_engine, storage/backing.h).
 //
 // Contract, the same for every engine:
 //   - submit() never completes inline: `done->complete(result)` runs exactly once, later, from
@@ -21,15 +22,11 @@
 #include <sys/uio.h>
 
 #include <cstdint>
-#include <functional>
-#include <memory>
 #include <span>
 
 #include "foundation/io_ring.h"
 
 namespace nvmevm {
-
-class BlockBackend;
 
 enum class BlockOp : uint8_t { read, write, flush, discard, write_zeroes };
 
@@ -65,10 +62,5 @@ class BlockEngine {
     virtual ~BlockEngine() = default;
     virtual void submit(const BlockIo& io, IoCompletion* done) noexcept = 0;
 };
-
-// Makes a drive's engine on one vCPU's ring. Which engine a drive gets is decided above this
-// layer, by the machine from the drive's config (vmm/drive_engine.h); the virtio device only
-// asks for one per ring. The engine must not outlive the backing it was made for.
-using BlockEngineMaker = std::function<std::unique_ptr<BlockEngine>(IoRing& ring)>;
 
 }  // namespace nvmevm

@@ -26,10 +26,10 @@
 
 #include "foundation/guest_memory.h"
 #include "foundation/mapping.h"
-#include "storage/backing.h"
 #include "storage/bounce.h"
+#include "storage/file_backing.h"
 #include "storage/memory_image.h"
-#include "storage/null_engine.h"
+#include "storage/null_backing.h"
 #include "storage/test_files.h"
 #include "storage/uring_engine.h"
 
@@ -44,26 +44,24 @@ using testing::ScratchFile;
 
 constexpr uint64_t kGuestRam = 4 << 20;
 
-// The storage layer's own engines (the NVMe engine is nvme/'s, the choice among them vmm/'s).
-enum class Kind { uring, null };
-std::unique_ptr<BlockEngine> make_engine(Kind kind, const BlockBackend& backend, IoRing& ring) {
-    if (kind == Kind::null) return std::make_unique<NullBlockEngine>(backend, ring);
-    return std::make_unique<UringBlockEngine>(backend, ring);
-}
-
 // Guest RAM (page-aligned, as O_DIRECT wants) registered with a ring, and one engine.
 struct Rig {
     Mapping backing = Mapping::anonymous(kGuestRam);
     GuestMemory memory = GuestMemory::wrap({static_cast<uint8_t*>(backing.get()), kGuestRam});
     IoRing ring;
-    BlockBackend backend;
+    std::shared_ptr<const Backing> backend;
     std::unique_ptr<BlockEngine> engine;
 
-    Rig(BlockBackend b, Kind kind, unsigned entries = 64) : ring(entries), backend(std::move(b)) {
+    // The engine is the one the backing makes (uring for a file, null for NullBacking).
+    explicit Rig(std::shared_ptr<const Backing> b, unsigned entries = 64)
+        : ring(entries), backend(std::move(b)) {
         // A guest that has touched all of its RAM: every chunk can be registered.
         std::memset(backing.get(), 0, kGuestRam);
         ring.register_guest_memory(memory);
-        engine = make_engine(kind, backend, ring);
+        engine = backend->make_engine(ring);
+    }
+    [[nodiscard]] const FileBacking& file() const {
+        return dynamic_cast<const FileBacking&>(*backend);
     }
     uint8_t* ram(uint64_t offset) { return static_cast<uint8_t*>(backing.get()) + offset; }
 
@@ -84,7 +82,7 @@ class UringEngine : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(UringEngine, FixedWriteThenFixedRead) {
     ScratchFile file(GetParam(), 1 << 20);
-    Rig rig(BlockBackend::open(options(file.path())), Kind::uring);
+    Rig rig(FileBacking::open(options(file.path())));
     std::memset(rig.ram(0), 0x5a, 8192);
     ASSERT_EQ(rig.ring.fixed_buffer_index(rig.ram(0), 8192), 0);  // takes the _FIXED path
     EXPECT_EQ(rig.rw(BlockOp::write, 65536, {{rig.ram(0), 8192}}), 8192);
@@ -96,7 +94,7 @@ TEST_P(UringEngine, FixedWriteThenFixedRead) {
 
 TEST_P(UringEngine, VectoredWriteThenReadWithOtherSegments) {
     ScratchFile file(GetParam(), 1 << 20);
-    Rig rig(BlockBackend::open(options(file.path())), Kind::uring);
+    Rig rig(FileBacking::open(options(file.path())));
     for (int i = 0; i < 3 * 4096; ++i) rig.ram(0)[i] = static_cast<uint8_t>(i * 7);
     // Three segments out of order in guest RAM: WRITEV.
     std::vector<iovec> out = {{rig.ram(8192), 4096}, {rig.ram(0), 4096}, {rig.ram(4096), 4096}};
@@ -110,7 +108,7 @@ TEST_P(UringEngine, VectoredWriteThenReadWithOtherSegments) {
 
 TEST_P(UringEngine, BufferNotInGuestRamUsesVectoredIo) {
     ScratchFile file(GetParam(), 1 << 16, 0x11);
-    Rig rig(BlockBackend::open(options(file.path())), Kind::uring);
+    Rig rig(FileBacking::open(options(file.path())));
     Mapping other = Mapping::anonymous(4096);
     EXPECT_EQ(rig.ring.fixed_buffer_index(other.get(), 4096), -1);
     EXPECT_EQ(rig.rw(BlockOp::read, 0, {{other.get(), 4096}}), 4096);
@@ -119,7 +117,7 @@ TEST_P(UringEngine, BufferNotInGuestRamUsesVectoredIo) {
 
 TEST_P(UringEngine, DiscardAndWriteZeroesReadBackAsZeroesAndFlushSucceeds) {
     ScratchFile file(GetParam(), 1 << 16, 0xcd);
-    Rig rig(BlockBackend::open(options(file.path())), Kind::uring);
+    Rig rig(FileBacking::open(options(file.path())));
     EXPECT_EQ(rig.run(BlockIo::discard(0, 8192)), 0);
     EXPECT_EQ(rig.run(BlockIo::write_zeroes(16384, 4096)), 0);
     EXPECT_EQ(rig.run(BlockIo::flush()), 0);
@@ -128,12 +126,12 @@ TEST_P(UringEngine, DiscardAndWriteZeroesReadBackAsZeroesAndFlushSucceeds) {
         const bool zeroed = i < 8192 || (i >= 16384 && i < 20480);
         ASSERT_EQ(rig.ram(0)[i], zeroed ? 0 : 0xcd) << "byte " << i;
     }
-    EXPECT_EQ(rig.backend.capacity(), 1u << 16);
+    EXPECT_EQ(rig.file().capacity(), 1u << 16);
 }
 
 TEST_P(UringEngine, ReadOnlyBackingAnswersWritesWithErofs) {
     ScratchFile file(GetParam(), 1 << 16, 0x22);
-    Rig rig(BlockBackend::open(options(file.path(), true)), Kind::uring);
+    Rig rig(FileBacking::open(options(file.path(), true)));
     EXPECT_EQ(rig.rw(BlockOp::write, 0, {{rig.ram(0), 4096}}), -EROFS);
     EXPECT_EQ(rig.run(BlockIo::discard(0, 4096)), -EROFS);
     EXPECT_EQ(rig.run(BlockIo::write_zeroes(0, 4096)), -EROFS);
@@ -144,7 +142,7 @@ TEST_P(UringEngine, ReadOnlyBackingAnswersWritesWithErofs) {
 TEST_P(UringEngine, AThousandWritesThroughA32EntryRing) {
     constexpr int kOps = 1000;
     ScratchFile file(GetParam(), kOps * 4096ull);
-    Rig rig(BlockBackend::open(options(file.path())), Kind::uring, 32);
+    Rig rig(FileBacking::open(options(file.path())), 32);
     std::vector<Done> done(kOps);
     std::vector<iovec> segments(kOps);
     for (int i = 0; i < kOps; ++i) {
@@ -170,7 +168,7 @@ INSTANTIATE_TEST_SUITE_P(Dirs, UringEngine, ::testing::Values("/tmp", "/dev/shm"
                          });
 
 TEST(NullEngine, ReadsZeroesAndCompletesThroughReap) {
-    Rig rig(BlockBackend::null(1 << 30), Kind::null);
+    Rig rig(NullBacking::make(1 << 30));
     std::memset(rig.ram(0), 0xff, 8192);
     std::vector<iovec> segments = {{rig.ram(0), 4096}, {rig.ram(4096), 4096}};
     Done done;
@@ -205,10 +203,10 @@ int count_io_workers_of(pid_t tid) {
 
 // Runs `ops` requests on a fresh thread (so that any io_uring worker is that thread's) at queue
 // depth `depth`, and reports how many iou-wrk threads that thread had at the end.
-int workers_after_io(Kind kind, BlockBackend backend, BlockOp op, int ops, int depth) {
+int workers_after_io(std::shared_ptr<const Backing> backend, BlockOp op, int ops, int depth) {
     int workers = -1;
     std::thread runner([&] {
-        Rig rig(std::move(backend), kind);
+        Rig rig(std::move(backend));
         std::vector<Done> done(static_cast<size_t>(depth));
         std::vector<iovec> segments(static_cast<size_t>(depth));
         for (int round = 0; round < ops / depth; ++round) {
@@ -232,8 +230,8 @@ int workers_after_io(Kind kind, BlockBackend backend, BlockOp op, int ops, int d
 
 TEST(UringEngineMemoryBacked, TmpfsReadsAndWritesAreDoneInlineWithoutAWorker) {
     ScratchFile file("/dev/shm", 1 << 20);
-    Rig rig(BlockBackend::open(options(file.path())), Kind::uring);
-    ASSERT_TRUE(rig.backend.memory_backed());
+    Rig rig(FileBacking::open(options(file.path())));
+    ASSERT_TRUE(rig.file().memory_backed());
     std::memset(rig.ram(0), 0x3c, 4096);
     Done wrote;
     const std::vector<iovec> data{{rig.ram(0), 4096}};
@@ -261,27 +259,27 @@ bool is_tmpfs(const char* dir) {
 
 TEST(UringEngineMemoryBacked, OnlyMemoryFilesystemsCount) {
     ScratchFile shm("/dev/shm", 4096);
-    EXPECT_TRUE(BlockBackend::open(options(shm.path())).memory_backed());
+    EXPECT_TRUE(FileBacking::open(options(shm.path()))->memory_backed());
     if (is_tmpfs("/var/tmp")) GTEST_SKIP() << "/var/tmp is a tmpfs here: no disk-backed file";
     ScratchFile disk("/var/tmp", 4096);
-    EXPECT_FALSE(BlockBackend::open(options(disk.path())).memory_backed());
+    EXPECT_FALSE(FileBacking::open(options(disk.path()))->memory_backed());
 }
 
 TEST(UringEngineBounce, BuffersODirectWouldRefuseGoThroughAnAlignedCopy) {
     if (is_tmpfs("/var/tmp")) GTEST_SKIP() << "/var/tmp is a tmpfs here: no disk-backed file";
     ScratchFile file("/var/tmp", 1 << 20, 0x10);
-    Rig rig(BlockBackend::open(options(file.path())), Kind::uring);
+    Rig rig(FileBacking::open(options(file.path())));
     // Every disk filesystem (ext4, xfs, btrfs) takes O_DIRECT.
-    ASSERT_TRUE(rig.backend.direct()) << "no O_DIRECT on /var/tmp, a disk filesystem";
+    ASSERT_TRUE(rig.file().direct()) << "no O_DIRECT on /var/tmp, a disk filesystem";
     // Odd addresses, and segments shorter than a block: O_DIRECT says EINVAL to both.
     std::memset(rig.ram(1), 0x6d, 512);
     const std::vector<iovec> odd{{rig.ram(1), 512}};
     const BlockIo odd_write = BlockIo::write(4096, odd);
-    EXPECT_TRUE(needs_bounce_buffer(rig.backend, odd_write));
+    EXPECT_TRUE(needs_bounce_buffer(rig.file(), odd_write));
     EXPECT_EQ(rig.run(odd_write), 512);
     EXPECT_EQ(file.read(4096, 512), std::vector<uint8_t>(512, 0x6d));
     const std::vector<iovec> halves{{rig.ram(8195), 256}, {rig.ram(12288), 256}};
-    EXPECT_TRUE(needs_bounce_buffer(rig.backend, BlockIo::read(4096, halves)));
+    EXPECT_TRUE(needs_bounce_buffer(rig.file(), BlockIo::read(4096, halves)));
     EXPECT_EQ(rig.rw(BlockOp::read, 4096, halves), 512);
     EXPECT_EQ(std::vector<uint8_t>(rig.ram(8195), rig.ram(8195 + 256)),
               std::vector<uint8_t>(256, 0x6d));
@@ -289,11 +287,11 @@ TEST(UringEngineBounce, BuffersODirectWouldRefuseGoThroughAnAlignedCopy) {
               std::vector<uint8_t>(256, 0x6d));
     // Aligned requests keep the io_uring path; a misaligned offset or length is not the
     // buffer's fault, and the backing answers it.
-    EXPECT_FALSE(needs_bounce_buffer(rig.backend,
+    EXPECT_FALSE(needs_bounce_buffer(rig.file(),
                                      BlockIo::read(4096, std::vector<iovec>{{rig.ram(0), 4096}})));
-    EXPECT_FALSE(needs_bounce_buffer(rig.backend,
+    EXPECT_FALSE(needs_bounce_buffer(rig.file(),
                                      BlockIo::read(4097, std::vector<iovec>{{rig.ram(1), 512}})));
-    EXPECT_FALSE(needs_bounce_buffer(rig.backend,
+    EXPECT_FALSE(needs_bounce_buffer(rig.file(),
                                      BlockIo::read(4096, std::vector<iovec>{{rig.ram(1), 100}})));
 }
 
@@ -314,8 +312,8 @@ std::string sparse_shm_file(uint64_t size) {
 
 TEST(UringEngineMemoryImage, ADenseFileIsMappedAndCopiedBothWays) {
     ScratchFile file("/dev/shm", 1 << 20, 0x21);
-    Rig rig(BlockBackend::open(options(file.path())), Kind::uring);
-    const MemoryImage* image = rig.backend.memory_image();
+    Rig rig(FileBacking::open(options(file.path())));
+    const MemoryImage* image = rig.file().memory_image();
     ASSERT_NE(image, nullptr);
     EXPECT_FALSE(image->may_have_holes());
     std::memset(rig.ram(0), 0x5e, 8192);
@@ -346,8 +344,8 @@ TEST(UringEngineMemoryImage, WritesMapTheirNeighboursAndDoNotFaultOncePerPage) {
     constexpr uint64_t kFile = 4 << 20;
     constexpr uint64_t kPages = kFile / 4096;
     ScratchFile file("/dev/shm", kFile, 0x31);
-    Rig rig(BlockBackend::open(options(file.path())), Kind::uring);
-    const MemoryImage* image = rig.backend.memory_image();
+    Rig rig(FileBacking::open(options(file.path())));
+    const MemoryImage* image = rig.file().memory_image();
     ASSERT_NE(image, nullptr);
     std::memset(rig.ram(0), 0x7a, 4096);
     const std::vector<iovec> page{{rig.ram(0), 4096}};
@@ -364,9 +362,9 @@ TEST(UringEngineMemoryImage, WritesMapTheirNeighboursAndDoNotFaultOncePerPage) {
 
 TEST(UringEngineMemoryImage, ReadsOfASparseFileLeaveItsHolesUnallocated) {
     const std::string path = sparse_shm_file(1 << 20);
-    Rig rig(BlockBackend::open(options(path)), Kind::uring);
-    ASSERT_NE(rig.backend.memory_image(), nullptr);
-    EXPECT_TRUE(rig.backend.memory_image()->may_have_holes());
+    Rig rig(FileBacking::open(options(path)));
+    ASSERT_NE(rig.file().memory_image(), nullptr);
+    EXPECT_TRUE(rig.file().memory_image()->may_have_holes());
     std::memset(rig.ram(0), 0xee, 65536);
     EXPECT_EQ(rig.rw(BlockOp::read, 0, {{rig.ram(0), 65536}}), 65536);
     EXPECT_EQ(std::vector<uint8_t>(rig.ram(0), rig.ram(65536)), std::vector<uint8_t>(65536, 0));
@@ -381,12 +379,12 @@ TEST(UringEngineMemoryImage, ReadsOfASparseFileLeaveItsHolesUnallocated) {
 TEST(UringEngineMemoryImage, DiscardAndZeroingPunchHolesThatLaterReadsLeaveAlone) {
     for (const BlockOp op : {BlockOp::discard, BlockOp::write_zeroes}) {
         ScratchFile file("/dev/shm", 1 << 20, 0x42);
-        Rig rig(BlockBackend::open(options(file.path())), Kind::uring);
-        ASSERT_FALSE(rig.backend.memory_image()->may_have_holes());
+        Rig rig(FileBacking::open(options(file.path())));
+        ASSERT_FALSE(rig.file().memory_image()->may_have_holes());
         const BlockIo punch =
             op == BlockOp::discard ? BlockIo::discard(0, 262144) : BlockIo::write_zeroes(0, 262144);
         ASSERT_EQ(rig.run(punch), 0);
-        EXPECT_TRUE(rig.backend.memory_image()->may_have_holes());
+        EXPECT_TRUE(rig.file().memory_image()->may_have_holes());
         const uint64_t after_punch = allocated_bytes(file.path());
         EXPECT_EQ(after_punch, (1u << 20) - 262144);
         EXPECT_EQ(rig.rw(BlockOp::read, 0, {{rig.ram(0), 262144}}), 262144);
@@ -398,8 +396,8 @@ TEST(UringEngineMemoryImage, DiscardAndZeroingPunchHolesThatLaterReadsLeaveAlone
 
 TEST(UringEngineMemoryImage, AFileTruncatedUnderTheDriveReadsShortInsteadOfKillingNvmevm) {
     ScratchFile file("/dev/shm", 1 << 20, 0x42);
-    Rig rig(BlockBackend::open(options(file.path())), Kind::uring);
-    ASSERT_NE(rig.backend.memory_image(), nullptr);
+    Rig rig(FileBacking::open(options(file.path())));
+    ASSERT_NE(rig.file().memory_image(), nullptr);
     ASSERT_EQ(::truncate(file.path().c_str(), 0), 0);  // someone else shrinks the file
     // The mapping faults (SIGBUS), and preadv answers: end of file.
     EXPECT_EQ(rig.rw(BlockOp::read, 4096, {{rig.ram(0), 4096}}), 0);
@@ -440,8 +438,8 @@ TEST(UringEngineMemoryImage, WritingIntoAFullTmpfsIsEnospcNotACrash) {
         ASSERT_TRUE(fd.valid());
         ASSERT_EQ(::ftruncate(fd.get(), 1 << 20), 0);  // 1 MiB of holes on 64 KiB of tmpfs
     }
-    Rig rig(BlockBackend::open(options(path)), Kind::uring);
-    ASSERT_NE(rig.backend.memory_image(), nullptr);
+    Rig rig(FileBacking::open(options(path)));
+    ASSERT_NE(rig.file().memory_image(), nullptr);
     std::memset(rig.ram(0), 0x3a, 4096);
     int32_t result = 0;
     uint64_t written = 0;
@@ -467,10 +465,8 @@ std::set<std::string> thread_ids() {
 TEST(IoWorkers, NullEngineStartsNone) {
     // Threads may end meanwhile (an earlier test's idle iou-wrk times out), none may appear.
     const std::set<std::string> before = thread_ids();
-    EXPECT_EQ(workers_after_io(Kind::null, BlockBackend::null(1 << 20), BlockOp::read, 1024, 32),
-              0);
-    EXPECT_EQ(workers_after_io(Kind::null, BlockBackend::null(1 << 20), BlockOp::write, 1024, 1),
-              0);
+    EXPECT_EQ(workers_after_io(NullBacking::make(1 << 20), BlockOp::read, 1024, 32), 0);
+    EXPECT_EQ(workers_after_io(NullBacking::make(1 << 20), BlockOp::write, 1024, 1), 0);
     std::vector<std::string> appeared;
     std::ranges::set_difference(thread_ids(), before, std::back_inserter(appeared));
     EXPECT_EQ(appeared, std::vector<std::string>{});
@@ -485,8 +481,7 @@ const char* op_name(BlockOp op) {
 TEST(IoWorkers, TmpfsReadsAndWritesStartNone) {
     ScratchFile file("/dev/shm", 1 << 20);
     for (BlockOp op : {BlockOp::read, BlockOp::write})
-        EXPECT_EQ(
-            workers_after_io(Kind::uring, BlockBackend::open(options(file.path())), op, 256, 32), 0)
+        EXPECT_EQ(workers_after_io(FileBacking::open(options(file.path())), op, 256, 32), 0)
             << op_name(op);
 }
 
@@ -496,9 +491,9 @@ TEST(IoWorkers, ODirectReadsAndWritesOnTheDiskStartNone) {
     ScratchFile file("/tmp", 1 << 20);
     for (BlockOp op : {BlockOp::read, BlockOp::write}) {
         for (int depth : {1, 32}) {
-            BlockBackend backend = BlockBackend::open(options(file.path()));
-            ASSERT_TRUE(backend.direct()) << "no O_DIRECT on /tmp";
-            EXPECT_EQ(workers_after_io(Kind::uring, std::move(backend), op, 256, depth), 0)
+            auto backend = FileBacking::open(options(file.path()));
+            ASSERT_TRUE(backend->direct()) << "no O_DIRECT on /tmp";
+            EXPECT_EQ(workers_after_io(std::move(backend), op, 256, depth), 0)
                 << op_name(op) << " at QD" << depth;
         }
     }
@@ -510,8 +505,7 @@ TEST(IoWorkers, ODirectReadsAndWritesOnTheDiskStartNone) {
 TEST(IoWorkers, AFlushRunsOnExactlyOneWorker) {
     for (const char* dir : {"/tmp", "/dev/shm"}) {
         ScratchFile file(dir, 1 << 20);
-        EXPECT_EQ(workers_after_io(Kind::uring, BlockBackend::open(options(file.path())),
-                                   BlockOp::flush, 1, 1),
+        EXPECT_EQ(workers_after_io(FileBacking::open(options(file.path())), BlockOp::flush, 1, 1),
                   1)
             << dir;
     }
@@ -548,16 +542,16 @@ TEST(UringEngineBlockDevice, LoopDevice) {
     const LoopDevice loop(file.path());
     ASSERT_FALSE(loop.path().empty()) << "losetup -f --show " << file.path() << " failed";
     const char* dev = loop.path().c_str();
-    Rig rig(BlockBackend::open(options(dev)), Kind::uring);
-    EXPECT_TRUE(rig.backend.is_block_device());
-    EXPECT_EQ(rig.backend.capacity(), 4u << 20);
-    EXPECT_EQ(rig.backend.logical_block_size(), 512u);
-    EXPECT_EQ(rig.backend.zero_method(), ZeroMethod::zero_range);
+    Rig rig(FileBacking::open(options(dev)));
+    EXPECT_TRUE(rig.file().is_block_device());
+    EXPECT_EQ(rig.file().capacity(), 4u << 20);
+    EXPECT_EQ(rig.file().logical_block_size(), 512u);
+    EXPECT_EQ(rig.file().zero_method(), ZeroMethod::zero_range);
     std::printf("[ info ] %s: discard via %s\n", dev,
-                rig.backend.discard_method() == DiscardMethod::uring_cmd ? "URING_CMD"
-                : rig.backend.discard_method() == DiscardMethod::ioctl   ? "BLKDISCARD"
-                                                                         : "nothing");
-    ASSERT_TRUE(rig.backend.supports_discard());
+                rig.file().discard_method() == DiscardMethod::uring_cmd ? "URING_CMD"
+                : rig.file().discard_method() == DiscardMethod::ioctl   ? "BLKDISCARD"
+                                                                        : "nothing");
+    ASSERT_TRUE(rig.file().supports_discard());
     std::memset(rig.ram(0), 0x99, 8192);
     EXPECT_EQ(rig.rw(BlockOp::write, 8192, {{rig.ram(0), 8192}}), 8192);
     EXPECT_EQ(rig.run(BlockIo::flush()), 0);

@@ -3,12 +3,10 @@
 #include <cerrno>
 #include <cstring>
 
-#include "storage/backing.h"
-
 namespace nvmevm {
 
-NullBlockEngine::NullBlockEngine(const BlockBackend& backend, IoRing& ring)
-    : ring_(ring), read_only_(backend.read_only()) {}
+NullBlockEngine::NullBlockEngine(IoRing& ring, bool read_only)
+    : ring_(ring), read_only_(read_only) {}
 
 void NullBlockEngine::submit(const BlockIo& io, IoCompletion* done) noexcept {
     uint64_t bytes = 0;

@@ -10,7 +10,8 @@ namespace nvmevm {
 
 class NullBlockEngine final : public BlockEngine {
   public:
-    NullBlockEngine(const BlockBackend& backend, IoRing& ring);
+    // Made by NullBacking::make_engine; `read_only` is the backing's.
+    NullBlockEngine(IoRing& ring, bool read_only);
     void submit(const BlockIo& io, IoCompletion* done) noexcept override;
 
   private:

@@ -1,4 +1,4 @@
-// Test helpers for the block backend and engines: a scratch file in a chosen directory (removed
+// Test helpers for the backings and engines: a scratch file in a chosen directory (removed
 // on destruction), and a completion that remembers its result.
 #pragma once
 
@@ -55,8 +55,8 @@ class ScratchFile {
     std::string path_;
 };
 
-inline BlockBackendOptions options(std::string path, bool read_only = false, bool direct = true) {
-    BlockBackendOptions o;
+inline BackingOptions options(std::string path, bool read_only = false, bool direct = true) {
+    BackingOptions o;
     o.path = std::move(path);
     o.read_only = read_only;
     o.direct = direct;

@@ -7,20 +7,14 @@
 #include <optional>
 #include <system_error>
 
-#include "storage/backing.h"
 #include "storage/bounce.h"
 #include "storage/memory_image.h"
 #include "storage/uring_discard_cmd.h"
 
 namespace nvmevm {
 
-UringBlockEngine::UringBlockEngine(const BlockBackend& backend, IoRing& ring)
-    : backend_(backend), ring_(ring), slot_(0) {
-    if (backend.is_null())
-        throw std::system_error(EINVAL, std::system_category(),
-                                "the uring engine needs a backing file or device");
-    slot_ = ring.add_file(backend.fd());
-}
+UringBlockEngine::UringBlockEngine(std::shared_ptr<const FileBacking> backing, IoRing& ring)
+    : backing_(std::move(backing)), ring_(ring), slot_(ring.add_file(backing_->fd())) {}
 
 UringBlockEngine::~UringBlockEngine() {
     try {
@@ -40,16 +34,16 @@ io_uring_sqe* UringBlockEngine::sqe_for(IoCompletion* done) noexcept {
 }
 
 void UringBlockEngine::submit(const BlockIo& io, IoCompletion* done) noexcept {
-    if (io.op != BlockOp::read && io.op != BlockOp::flush && backend_.read_only())
+    if (io.op != BlockOp::read && io.op != BlockOp::flush && backing_->read_only())
         return ring_.post(done, -EROFS);
-    if (backend_.memory_backed() && (io.op == BlockOp::read || io.op == BlockOp::write)) {
-        if (const MemoryImage* image = backend_.memory_image())
+    if (backing_->memory_backed() && (io.op == BlockOp::read || io.op == BlockOp::write)) {
+        if (const MemoryImage* image = backing_->memory_image())
             if (const std::optional<int32_t> copied = image->copy(io))
                 return ring_.post(done, *copied);
         return ring_.post(done, copy_by_system_call(io));
     }
-    if (needs_bounce_buffer(backend_, io))
-        return ring_.post(done, transfer_through_bounce_buffer(backend_, io));
+    if (needs_bounce_buffer(*backing_, io))
+        return ring_.post(done, transfer_through_bounce_buffer(*backing_, io));
     switch (io.op) {
         case BlockOp::read:
             return submit_rw(io, done, false);
@@ -60,7 +54,7 @@ void UringBlockEngine::submit(const BlockIo& io, IoCompletion* done) noexcept {
         case BlockOp::discard:
             return submit_discard(io, done);
         case BlockOp::write_zeroes:
-            switch (backend_.zero_method()) {
+            switch (backing_->zero_method()) {
                 case ZeroMethod::zero_range:
                     return submit_fallocate(io, done, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE);
                 case ZeroMethod::punch_hole:
@@ -77,7 +71,7 @@ void UringBlockEngine::submit(const BlockIo& io, IoCompletion* done) noexcept {
 // and the second vCPU exit its completion costs; for what the mapped image leaves (see
 // MemoryImage::copy). The byte count or -errno, as a CQE's res.
 int32_t UringBlockEngine::copy_by_system_call(const BlockIo& io) const noexcept {
-    return transfer_synchronously(backend_.fd(), io.op == BlockOp::write, io.segments, io.offset);
+    return transfer_synchronously(backing_->fd(), io.op == BlockOp::write, io.segments, io.offset);
 }
 
 void UringBlockEngine::submit_rw(const BlockIo& io, IoCompletion* done, bool write) noexcept {
@@ -123,7 +117,7 @@ void UringBlockEngine::submit_flush(IoCompletion* done) noexcept {
 void UringBlockEngine::submit_fallocate(const BlockIo& io, IoCompletion* done, int mode) noexcept {
     io_uring_sqe* sqe = sqe_for(done);
     if (sqe == nullptr) return;
-    if ((mode & FALLOC_FL_PUNCH_HOLE) != 0) backend_.note_holes();
+    if ((mode & FALLOC_FL_PUNCH_HOLE) != 0) backing_->note_holes();
     io_uring_prep_fallocate(sqe, static_cast<int>(slot_), mode, static_cast<off_t>(io.offset),
                             static_cast<off_t>(io.length));
     io_uring_sqe_set_flags(sqe, IOSQE_FIXED_FILE);
@@ -131,7 +125,7 @@ void UringBlockEngine::submit_fallocate(const BlockIo& io, IoCompletion* done, i
 }
 
 void UringBlockEngine::submit_discard(const BlockIo& io, IoCompletion* done) noexcept {
-    switch (backend_.discard_method()) {
+    switch (backing_->discard_method()) {
         case DiscardMethod::punch_hole:
             return submit_fallocate(io, done, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE);
         case DiscardMethod::uring_cmd: {
@@ -145,7 +139,7 @@ void UringBlockEngine::submit_discard(const BlockIo& io, IoCompletion* done) noe
         case DiscardMethod::ioctl:
             // No asynchronous discard on this kernel: BLKDISCARD here blocks this vCPU for the
             // duration of one (rare) request, instead of adding a thread to the process.
-            return ring_.post(done, backend_.discard_sync(io.offset, io.length));
+            return ring_.post(done, backing_->discard_sync(io.offset, io.length));
         case DiscardMethod::none:
             break;
     }

@@ -8,27 +8,31 @@
 //                 BLOCK_URING_CMD_DISCARD (Linux >= 6.12), else a synchronous BLKDISCARD on this
 //                 thread (a rare request; the guest waits on this one request either way)
 //   memory-backed files (tmpfs, ramfs): reads and writes are done inline, with memcpy on the
-//                 mapped file (virtio/blk_memory_image.h) or else preadv/pwritev, and completed
+//                 mapped file (storage/memory_image.h) or else preadv/pwritev, and completed
 //                 through IoRing::post. io_uring cannot do them without blocking and hands each
 //                 to an iou-wrk thread, whose completion ends KVM_RUN a second time; the copy
 //                 itself takes microseconds. Measured on /dev/shm, 1 vCPU, irq: QD1 10k -> 30k
 //                 IOPS (2.08 -> 1.02 exits per request), QD32 155k -> 440k with preadv.
 //   buffers O_DIRECT refuses (misaligned guest memory, segments shorter than a block): done
-//                 inline through an aligned bounce buffer (virtio/blk_bounce.h).
+//                 inline through an aligned bounce buffer (storage/bounce.h).
 // Kernel workers: reads and writes on O_DIRECT fds of devices that complete without blocking
 // stay inline (no iou-wrk). The kernel hands to its iou-wrk threads what would block: buffered
 // I/O that misses the page cache, and always FSYNC and FALLOCATE (io_uring
 // runs those only from a worker). Those threads are the kernel's and unavoidable there.
 #pragma once
 
+#include <memory>
+
 #include "storage/engine.h"
+#include "storage/file_backing.h"
 
 namespace nvmevm {
 
 class UringBlockEngine final : public BlockEngine {
   public:
-    // Registers the backing's fd in the ring's file table. Throws std::system_error.
-    UringBlockEngine(const BlockBackend& backend, IoRing& ring);
+    // Made by FileBacking::make_engine; shares ownership of `backing`. Registers its fd in the
+    // ring's file table. Throws std::system_error.
+    UringBlockEngine(std::shared_ptr<const FileBacking> backing, IoRing& ring);
     ~UringBlockEngine() override;
     UringBlockEngine(const UringBlockEngine&) = delete;
     UringBlockEngine& operator=(const UringBlockEngine&) = delete;
@@ -43,7 +47,9 @@ class UringBlockEngine final : public BlockEngine {
     void submit_discard(const BlockIo& io, IoCompletion* done) noexcept;
     [[nodiscard]] io_uring_sqe* sqe_for(IoCompletion* done) noexcept;
 
-    const BlockBackend& backend_;
+    // The one pointer the hot path follows, as a reference would be; it also keeps the
+    // backing alive as long as this engine.
+    std::shared_ptr<const FileBacking> backing_;
     IoRing& ring_;
     unsigned slot_;
 };

@@ -1,6 +1,6 @@
 // The block size a virtio-blk drive presents to the guest, and what that means for requests.
 //
-// By default the device presents the backing's own unit (BlockBackend::logical_block_size():
+// By default the device presents the backing's own unit (Backing::logical_block_size():
 // the LBA size of an NVMe namespace, the logical block or O_DIRECT alignment of a file or block
 // device), so the guest never sends a request the backing cannot take. A drive may present a
 // smaller unit instead (`logical_block_size = 512` on a 4 KiB namespace, docs/config.md) for a

@@ -1,12 +1,12 @@
 #include "virtio/blk_block_size.h"
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <memory>
 #include <system_error>
 
-#include "storage/backing.h"
+#include "storage/null_backing.h"
 #include "virtio/blk_device.h"
 
 namespace nvmevm {
@@ -56,17 +56,16 @@ TEST(BlkBlockSize, OnlyPowersOfTwoFrom512To4096) {
     EXPECT_FALSE(present_block_size(3 * 512, 512));
 }
 
-// The configuration space the guest reads (virtio 1.2, 5.2.4), for a passthrough backing with
-// 4 KiB blocks presented as such and as 512-byte sectors.
+// The configuration space the guest reads (virtio 1.2, 5.2.4), for a backing with 4 KiB blocks
+// (an NVMe namespace's shape, on a null backing) presented as such and as 512-byte sectors.
 class BlkDeviceBlockSize : public ::testing::Test {
   protected:
-    BlockBackend backing(uint32_t block) {
-        PassthroughTraits traits;
+    static std::shared_ptr<const Backing> backing(uint32_t block) {
+        BackingTraits traits;
         traits.capacity = 64 << 20;
         traits.logical_block_size = block;
         traits.serial = "test";
-        return BlockBackend::passthrough(UniqueFd(::open("/dev/null", O_RDWR | O_CLOEXEC)),
-                                         "/dev/null", traits, nullptr);
+        return NullBacking::shaped_like(traits);
     }
     static VirtioBlkConfig config(VirtioBlk& device) {
         VirtioBlkConfig out{};
@@ -77,7 +76,7 @@ class BlkDeviceBlockSize : public ::testing::Test {
 };
 
 TEST_F(BlkDeviceBlockSize, A4kNamespaceIsPresentedWith4kBlocksByDefault) {
-    const BlockBackend backend = backing(4096);
+    const auto backend = backing(4096);
     VirtioBlk device(memory, backend, BlkDeviceOptions{"d", 1, 256, 0});
     const VirtioBlkConfig c = config(device);
     EXPECT_EQ(c.capacity, (64u << 20) / 512);
@@ -89,7 +88,7 @@ TEST_F(BlkDeviceBlockSize, A4kNamespaceIsPresentedWith4kBlocksByDefault) {
 }
 
 TEST_F(BlkDeviceBlockSize, LogicalBlockSize512OnA4kNamespace) {
-    const BlockBackend backend = backing(4096);
+    const auto backend = backing(4096);
     VirtioBlk device(memory, backend, BlkDeviceOptions{"d", 1, 256, 512});
     const VirtioBlkConfig c = config(device);
     EXPECT_EQ(c.capacity, (64u << 20) / 512);
@@ -103,7 +102,7 @@ TEST_F(BlkDeviceBlockSize, LogicalBlockSize512OnA4kNamespace) {
 }
 
 TEST_F(BlkDeviceBlockSize, LogicalBlockSize4096OnA512Namespace) {
-    const BlockBackend backend = backing(512);
+    const auto backend = backing(512);
     VirtioBlk device(memory, backend, BlkDeviceOptions{"d", 1, 256, 4096});
     const VirtioBlkConfig c = config(device);
     EXPECT_EQ(c.blk_size, 4096u);
@@ -114,7 +113,7 @@ TEST_F(BlkDeviceBlockSize, LogicalBlockSize4096OnA512Namespace) {
 }
 
 TEST_F(BlkDeviceBlockSize, AnImpossibleSizeIsRefused) {
-    const BlockBackend backend = backing(4096);
+    const auto backend = backing(4096);
     EXPECT_THROW(VirtioBlk(memory, backend, BlkDeviceOptions{"d", 1, 256, 1000}),
                  std::system_error);
 }

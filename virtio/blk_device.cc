@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <system_error>
+#include <utility>
 
 #include "virtio/virtio_defs.h"
 
@@ -27,33 +28,33 @@ constexpr uint64_t bit(unsigned n) {
 
 }  // namespace
 
-VirtioBlk::VirtioBlk(const GuestMemory& memory, const BlockBackend& backend,
+VirtioBlk::VirtioBlk(const GuestMemory& memory, std::shared_ptr<const Backing> backing,
                      const BlkDeviceOptions& options)
-    : backend_(backend), options_(options) {
+    : backing_(std::move(backing)), options_(options) {
     options_.queue_size = std::clamp<uint16_t>(options_.queue_size, 2, SplitQueue::kMaxSize);
     if (options_.queues == 0) options_.queues = 1;
     const std::optional<BlkBlockSizes> sizes =
-        present_block_size(backend.logical_block_size(), options.logical_block_size);
+        present_block_size(backing_->logical_block_size(), options.logical_block_size);
     if (!sizes) {
-        throw std::system_error(EINVAL, std::system_category(),
-                                "drive " + options.name + ": cannot present " +
-                                    std::to_string(options.logical_block_size) +
-                                    "-byte blocks on a backing of " +
-                                    std::to_string(backend.logical_block_size()) + "-byte blocks");
+        throw std::system_error(
+            EINVAL, std::system_category(),
+            "drive " + options.name + ": cannot present " +
+                std::to_string(options.logical_block_size) + "-byte blocks on a backing of " +
+                std::to_string(backing_->logical_block_size()) + "-byte blocks");
     }
     sizes_ = *sizes;
 
     drive_.name = options.name;
-    drive_.geometry.capacity_sectors = backend.capacity() >> kVirtioBlkSectorShift;
-    drive_.geometry.read_only = backend.read_only();
-    drive_.geometry.discard = backend.supports_discard() && !backend.read_only();
-    drive_.geometry.write_zeroes = backend.supports_write_zeroes() && !backend.read_only();
+    drive_.geometry.capacity_sectors = backing_->capacity() >> kVirtioBlkSectorShift;
+    drive_.geometry.read_only = backing_->read_only();
+    drive_.geometry.discard = backing_->supports_discard() && !backing_->read_only();
+    drive_.geometry.write_zeroes = backing_->supports_write_zeroes() && !backing_->read_only();
     drive_.geometry.max_discard_sectors = kMaxRangeSectors;
     drive_.geometry.max_discard_seg = kRangesPerRequest;
     drive_.geometry.max_write_zeroes_sectors = kMaxRangeSectors;
     drive_.geometry.max_write_zeroes_seg = kRangesPerRequest;
     drive_.geometry.alignment_sectors = sizes_.alignment_sectors;
-    const std::string& serial = backend.serial();
+    const std::string& serial = backing_->serial();
     std::memcpy(drive_.id.data(), serial.data(), std::min(serial.size(), drive_.id.size()));
 
     features_ = bit(VIRTIO_F_VERSION_1) | bit(VIRTIO_F_EVENT_IDX) | bit(VIRTIO_F_INDIRECT_DESC) |
@@ -61,7 +62,7 @@ VirtioBlk::VirtioBlk(const GuestMemory& memory, const BlockBackend& backend,
                 bit(VIRTIO_BLK_F_TOPOLOGY) | bit(VIRTIO_BLK_F_MQ);
     // Only a backing with a volatile cache needs FLUSH (an NVMe namespace without VWC does not):
     // without the feature the driver treats every completed write as stable.
-    if (backend.needs_flush()) features_ |= bit(VIRTIO_BLK_F_FLUSH);
+    if (backing_->needs_flush()) features_ |= bit(VIRTIO_BLK_F_FLUSH);
     if (drive_.geometry.read_only) features_ |= bit(VIRTIO_BLK_F_RO);
     if (drive_.geometry.discard) features_ |= bit(VIRTIO_BLK_F_DISCARD);
     if (drive_.geometry.write_zeroes) features_ |= bit(VIRTIO_BLK_F_WRITE_ZEROES);

@@ -26,9 +26,10 @@ struct BlkDeviceOptions {
 
 class VirtioBlk final : public VirtioDevice {
   public:
-    // Advertises what `backend` can do. Throws std::system_error (eventfds; EINVAL for a
-    // logical_block_size that is not a power of two from 512 to 4096).
-    VirtioBlk(const GuestMemory& memory, const BlockBackend& backend,
+    // Advertises what `backing` can do, and shares its ownership: the engines the vCPU threads
+    // make from it (BlkVcpuService) may outlive whoever opened it. Throws std::system_error
+    // (eventfds; EINVAL for a logical_block_size that is not a power of two from 512 to 4096).
+    VirtioBlk(const GuestMemory& memory, std::shared_ptr<const Backing> backing,
               const BlkDeviceOptions& options);
 
     [[nodiscard]] uint16_t device_type() const override { return VIRTIO_ID_BLOCK; }
@@ -48,12 +49,12 @@ class VirtioBlk final : public VirtioDevice {
     // owning vCPU thread's ring.
     [[nodiscard]] int queue_eventfd(uint16_t queue) const { return eventfds_[queue].get(); }
     [[nodiscard]] BlkQueue& queue(uint16_t index) { return *queues_[index]; }
-    [[nodiscard]] const BlockBackend& backend() const { return backend_; }
+    [[nodiscard]] const std::shared_ptr<const Backing>& backing() const { return backing_; }
     [[nodiscard]] const BlkBlockSizes& block_sizes() const { return sizes_; }
     [[nodiscard]] bool needs_reset() const;
 
   private:
-    const BlockBackend& backend_;
+    std::shared_ptr<const Backing> backing_;
     BlkDeviceOptions options_;
     BlkBlockSizes sizes_;
     BlkDriveInfo drive_;

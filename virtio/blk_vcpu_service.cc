@@ -43,23 +43,23 @@ BlkVcpuService::BlkVcpuService(const GuestMemory& memory, unsigned ring_entries,
     }
 }
 
-void BlkVcpuService::add_queue(VirtioBlk& device, uint16_t queue,
-                               const BlockEngineMaker& make_engine, bool polled) {
+void BlkVcpuService::add_queue(const std::shared_ptr<VirtioBlk>& device, uint16_t queue,
+                               bool polled) {
     if (polled && !poll_ring_)
         throw std::system_error(EINVAL, std::system_category(),
                                 "polled drive without a polled ring");
     BlockEngine* engine = nullptr;
     for (auto& [owner, existing] : engines_)
-        if (owner == &device) engine = existing.get();
+        if (owner == device) engine = existing.get();
     if (engine == nullptr) {
-        engines_.emplace_back(&device, make_engine(polled ? *poll_ring_ : ring_));
+        engines_.emplace_back(device, device->backing()->make_engine(polled ? *poll_ring_ : ring_));
         engine = engines_.back().second.get();
     }
-    BlkQueue& q = device.queue(queue);
+    BlkQueue& q = device->queue(queue);
     q.attach_engine(*engine);
     // The doorbell poll stays on the main ring even for a polled drive: an IOPOLL ring cannot
     // carry it.
-    queues_.push_back({&device, &q, device.queue_eventfd(queue), polled});
+    queues_.push_back({device.get(), &q, device->queue_eventfd(queue), polled});
 }
 
 void BlkVcpuService::start() {

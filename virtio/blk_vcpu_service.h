@@ -34,11 +34,11 @@ class BlkVcpuService final : public VcpuWork {
     BlkVcpuService(const GuestMemory& memory, unsigned ring_entries, unsigned ring_flags = 0,
                    unsigned poll_ring_flags = 0);
 
-    // Setup, before the vCPU thread starts: this thread serves `queue` of `device`, with an
-    // engine `make_engine` makes (one per device), on the polled ring when `polled`. Throws
-    // std::system_error (EINVAL: `polled` without a polled ring).
-    void add_queue(VirtioBlk& device, uint16_t queue, const BlockEngineMaker& make_engine,
-                   bool polled = false);
+    // Setup, before the vCPU thread starts: this thread serves `queue` of `device`, with the
+    // engine the device's backing makes for this thread's ring (one per device; on the polled
+    // ring when `polled`). The service shares ownership of the device, whose queues it drains.
+    // Throws std::system_error (EINVAL: `polled` without a polled ring; what make_engine throws).
+    void add_queue(const std::shared_ptr<VirtioBlk>& device, uint16_t queue, bool polled = false);
     [[nodiscard]] bool empty() const { return queues_.empty(); }
 
     void start() override;
@@ -55,6 +55,7 @@ class BlkVcpuService final : public VcpuWork {
     static constexpr uint64_t kPollTickNs = 20'000;
 
   private:
+    // Raw pointers for the hot path: engines_ holds the devices.
     struct Owned {
         VirtioBlk* device;
         BlkQueue* queue;
@@ -70,7 +71,7 @@ class BlkVcpuService final : public VcpuWork {
     IoRing ring_;
     std::unique_ptr<IoRing> poll_ring_;  // IORING_SETUP_IOPOLL; null without polled drives
     std::vector<Owned> queues_;
-    std::vector<std::pair<const VirtioBlk*, std::unique_ptr<BlockEngine>>> engines_;
+    std::vector<std::pair<std::shared_ptr<VirtioBlk>, std::unique_ptr<BlockEngine>>> engines_;
 
     RingTimer watchdog_;   // 2 ms while anything is in flight
     RingTimer poll_tick_;  // kPollTickNs while polled commands are in flight

@@ -5,9 +5,6 @@
 
 #include "boot/acpi_tables.h"
 #include "foundation/log.h"
-#include "nvme/iopoll_safety.h"
-#include "nvme/namespace.h"
-#include "vmm/drive_engine.h"
 
 namespace nvmevm {
 namespace {
@@ -19,54 +16,6 @@ constexpr uint64_t kBarStride = 1 << 20;
 constexpr unsigned kFirstSlot = 1;  // slot 0 is the host bridge
 constexpr uint16_t kPciCommandMemory = 0x2;
 constexpr unsigned kRingEntries = 256;
-
-// The engine a drive gets, decided before anything is opened: "auto" takes the NVMe
-// passthrough engine for a path that names an NVMe namespace with a generic device (/dev/ngXnY,
-// or /dev/nvmeXnY with its ngXnY sibling), the io_uring engine for everything else.
-BlockEngineKind engine_kind(const DriveConfig& drive) {
-    switch (drive.engine) {
-        case DriveEngine::null:
-            return BlockEngineKind::null;
-        case DriveEngine::nvme:
-            return BlockEngineKind::nvme;
-        case DriveEngine::automatic:
-            if (!drive.path.empty() && is_nvme_namespace(drive.path.string()))
-                return BlockEngineKind::nvme;
-            break;
-        case DriveEngine::uring:
-            break;
-    }
-    return BlockEngineKind::uring;
-}
-
-BlockBackend open_backend(const DriveConfig& drive, BlockEngineKind& kind) {
-    if (drive.engine == DriveEngine::null && drive.path.empty())
-        return BlockBackend::null(drive.null_size_mib << 20,
-                                  drive.serial.empty() ? drive.id : drive.serial);
-    BlockBackendOptions options;
-    options.path = drive.path.string();
-    options.read_only = drive.read_only;
-    options.direct = drive.direct;
-    options.serial = drive.serial;
-    if (kind != BlockEngineKind::nvme) return BlockBackend::open(options);
-    if (drive.engine == DriveEngine::nvme) return open_nvme_backend(options);
-    // "auto": a namespace that cannot be driven by passthrough (no permission for the generic
-    // device, metadata in the LBA format) is still a block device the uring engine can use;
-    // but not for a polled drive, which only passthrough can serve.
-    try {
-        return open_nvme_backend(options);
-    } catch (const std::system_error& e) {
-        if (drive.poll)
-            throw std::runtime_error("drive " + drive.id +
-                                     ": poll = true needs NVMe passthrough, which is not "
-                                     "possible here: " +
-                                     e.what());
-        logf(LogLevel::info, "drive %s: NVMe passthrough not possible (%s); using io_uring",
-             drive.id.c_str(), e.what());
-    }
-    kind = BlockEngineKind::uring;
-    return BlockBackend::open(options);
-}
 
 void write_config32(PciDevice& device, uint32_t offset, uint32_t value) {
     const uint8_t bytes[4] = {static_cast<uint8_t>(value), static_cast<uint8_t>(value >> 8),
@@ -87,30 +36,18 @@ BlockDevices::BlockDevices(const VmConfig& config, const GuestMemory& memory, co
     : vm_(vm), mmio_(mmio), msi_(vm) {
     if (config.drives.empty()) return;
     // Every backing is opened first: the engines decide how the vCPU rings are made.
-    std::vector<BlockEngineKind> kinds;
-    std::vector<BlockBackend> backends;
+    std::vector<DriveBacking> opened;
     unsigned ring_flags = 0;
     unsigned poll_ring_flags = 0;
     for (const DriveConfig& drive_config : config.drives) {
-        BlockEngineKind kind = engine_kind(drive_config);
-        backends.push_back(open_backend(drive_config, kind));
-        kinds.push_back(kind);
+        opened.push_back(open_drive(drive_config));
         // NVMe passthrough commands need 128-byte SQEs and 32-byte CQEs. One ring per vCPU
         // serves every drive, so all of them get the larger entries (a few KiB per ring).
-        if (kind == BlockEngineKind::nvme) ring_flags = IORING_SETUP_SQE128 | IORING_SETUP_CQE32;
-        if (drive_config.poll) {
-            // The config check lets poll through only for the nvme engine (or "auto" on a
-            // namespace, which open_backend does not let fall back); check again all the same.
-            const NvmeNamespace* ns = backends.back().nvme_namespace();
-            if (kind != BlockEngineKind::nvme || ns == nullptr)
-                throw std::runtime_error("drive " + drive_config.id +
-                                         ": poll = true needs the nvme engine");
-            if (const auto refusal = nvme_iopoll_refusal_here())
-                throw std::runtime_error("drive " + drive_config.id + ": poll = true: " + *refusal);
-            log_nvme_poll_support(ns->info);
-            // Polled drives get a second ring per vCPU (IORING_SETUP_IOPOLL is added there).
-            poll_ring_flags = IORING_SETUP_SQE128 | IORING_SETUP_CQE32;
-        }
+        if (opened.back().engine == DriveEngine::nvme)
+            ring_flags = IORING_SETUP_SQE128 | IORING_SETUP_CQE32;
+        // Polled drives (open_drive let them through only on passthrough) get a second ring
+        // per vCPU (IORING_SETUP_IOPOLL is added there).
+        if (drive_config.poll) poll_ring_flags = IORING_SETUP_SQE128 | IORING_SETUP_CQE32;
     }
     for (uint32_t i = 0; i < config.vcpus; ++i)
         services_.push_back(
@@ -119,49 +56,48 @@ BlockDevices::BlockDevices(const VmConfig& config, const GuestMemory& memory, co
     unsigned slot = kFirstSlot;
     for (size_t index = 0; index < config.drives.size(); ++index) {
         const DriveConfig& drive_config = config.drives[index];
-        auto drive =
-            std::make_unique<Drive>(Drive{drive_config.id, std::move(backends[index]), {}, {}, {}});
+        auto drive = std::make_unique<Drive>();
+        drive->id = drive_config.id;
+        drive->engine = opened[index].engine;
+        drive->backing = std::move(opened[index].backing);
+        const Backing& backing = *drive->backing;
         BlkDeviceOptions options;
         options.name = drive_config.id;
         options.queues =
             drive_config.queues != 0 ? drive_config.queues : static_cast<uint16_t>(config.vcpus);
         options.queue_size = drive_config.queue_size;
         options.logical_block_size = drive_config.logical_block_size;
-        drive->device = std::make_shared<VirtioBlk>(memory, drive->backend, options);
+        drive->device = std::make_shared<VirtioBlk>(memory, drive->backing, options);
         if (const BlkBlockSizes& sizes = drive->device->block_sizes(); sizes.emulated()) {
             logf(LogLevel::info,
                  "drive %s: presenting %u-byte sectors on %u-byte blocks (logical_block_size): "
                  "the guest is told the physical block is %u bytes, and requests not aligned "
                  "to it fail",
-                 drive_config.id.c_str(), sizes.logical, drive->backend.logical_block_size(),
-                 drive->backend.logical_block_size());
+                 drive_config.id.c_str(), sizes.logical, backing.logical_block_size(),
+                 backing.logical_block_size());
         }
         drive->transport = VirtioPciTransport::create(drive->device, msi_);
         Drive& d = *drive;
-        drive->transport->set_bar_callback(
+        drives_.push_back(std::move(drive));
+        d.transport->set_bar_callback(
             [this, &d](const PciBarChange& change) { on_bar_change(d, change); });
         for (uint16_t q = 0; q < options.queues; ++q)
-            services_[q % config.vcpus]->add_queue(
-                *drive->device, q, block_engine_maker(kinds[index], drive->device->backend()),
-                drive_config.poll);
-        pci.add_device(slot, drive->transport);
+            services_[q % config.vcpus]->add_queue(d.device, q, drive_config.poll);
+        pci.add_device(slot, d.transport);
 
         // Place BAR 0 (64-bit) and turn on memory decoding, as firmware would.
         const uint64_t bar = kBarBase + slot * kBarStride;
-        write_config32(*drive->transport, 0x10, static_cast<uint32_t>(bar));
-        write_config32(*drive->transport, 0x14, static_cast<uint32_t>(bar >> 32));
-        write_config32(*drive->transport, 0x04, kPciCommandMemory);
+        write_config32(*d.transport, 0x10, static_cast<uint32_t>(bar));
+        write_config32(*d.transport, 0x14, static_cast<uint32_t>(bar >> 32));
+        write_config32(*d.transport, 0x04, kPciCommandMemory);
         logf(LogLevel::info,
              "drive %s: %s, %llu bytes, engine %s%s, PCI 00:%02x.0, BAR 0x%llx, %u queues, "
              "%u-byte blocks",
-             drive_config.id.c_str(),
-             drive->backend.is_null() ? "null" : drive->backend.path().c_str(),
-             static_cast<unsigned long long>(drive->backend.capacity()),
-             std::string(to_string(kinds[index])).c_str(),
+             drive_config.id.c_str(), backing.path().c_str(),
+             static_cast<unsigned long long>(backing.capacity()),
+             std::string(to_string(d.engine)).c_str(),
              drive_config.poll ? " (polled completions, IORING_SETUP_IOPOLL)" : "", slot,
-             static_cast<unsigned long long>(bar), options.queues,
-             drive->device->block_sizes().logical);
-        drives_.push_back(std::move(drive));
+             static_cast<unsigned long long>(bar), options.queues, d.device->block_sizes().logical);
         ++slot;
     }
 }
@@ -178,8 +114,8 @@ VcpuWork* BlockDevices::vcpu_work(uint32_t index) {
 
 void BlockDevices::flush_all() const {
     for (const auto& drive : drives_) {
-        if (drive->backend.is_null() || drive->backend.read_only()) continue;
-        if (const int rc = drive->backend.flush_sync(); rc < 0)
+        if (drive->backing->read_only()) continue;
+        if (const int rc = drive->backing->flush_sync(); rc < 0)
             logf(LogLevel::error, "drive %s: flush at stop failed: %s", drive->id.c_str(),
                  std::strerror(-rc));
     }

@@ -13,6 +13,7 @@
 #include "virtio/blk_vcpu_service.h"
 #include "virtio/msix.h"
 #include "virtio/pci_transport.h"
+#include "vmm/drive_engine.h"
 #include "vmm/kvm.h"
 #include "vmm/vm_config.h"
 
@@ -36,6 +37,8 @@ class BlockDevices {
     BlockDevices(const VmConfig& config, const GuestMemory& memory, const KvmVm& vm, PciHost& pci,
                  IoBus& mmio);
     ~BlockDevices();
+    BlockDevices(const BlockDevices&) = delete;
+    BlockDevices& operator=(const BlockDevices&) = delete;
 
     // The work of vCPU `index` (null when it owns no queue).
     [[nodiscard]] VcpuWork* vcpu_work(uint32_t index);
@@ -55,7 +58,8 @@ class BlockDevices {
   private:
     struct Drive {
         std::string id;
-        BlockBackend backend;
+        DriveEngine engine = DriveEngine::uring;  // as resolved
+        std::shared_ptr<const Backing> backing;   // shared with the device and its engines
         std::shared_ptr<VirtioBlk> device;
         std::shared_ptr<VirtioPciTransport> transport;
         std::optional<uint64_t> bar;  // where BAR 0 is decoded now

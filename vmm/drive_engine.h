@@ -1,39 +1,35 @@
-// Which engine serves a drive, and the one place that makes it: the machine's choice from the
-// drive's config (vmm/block_devices.cc), made here so that nothing below the machine knows the
-// concrete engines (storage/ has the interface and the generic engines, nvme/ the passthrough
-// engine, virtio/ only asks for a BlockEngineMaker).
+// The one place a drive's config becomes an engine and a backing: the machine's choice
+// (vmm/block_devices.cc calls it for every [[drive]] before anything else is built). Nothing
+// below the machine knows the concrete kinds: storage/ has the backing interface, the file and
+// null backings and their engines, nvme/ the NVMe backing and its engine, and virtio/ asks a
+// device's backing for its engine (Backing::make_engine).
 #pragma once
 
-#include <cstdint>
 #include <memory>
-#include <string_view>
 
-#include "storage/engine.h"
+#include "storage/backing.h"
+#include "vmm/vm_config.h"
 
 namespace nvmevm {
 
-class BlockBackend;
-
-enum class BlockEngineKind : uint8_t {
-    uring,  // io_uring on the backing file or block device (the default)
-    null,   // no storage: completes at once, reads return zeroes (measures the VMM alone)
-    nvme,   // NVMe passthrough (URING_CMD on /dev/ngXnY): nvme/engine.h
+struct DriveBacking {
+    DriveEngine engine = DriveEngine::uring;  // as resolved: uring, nvme or null, never automatic
+    std::shared_ptr<const Backing> backing;   // the kind that makes that engine
 };
 
-[[nodiscard]] std::string_view to_string(BlockEngineKind kind);
-// "uring", "null", "nvme"; false when unknown.
-[[nodiscard]] bool parse_block_engine_kind(std::string_view text, BlockEngineKind& out);
-
-// One engine per (drive, vCPU ring). The backend and the ring must outlive it, and it must be
-// destroyed only when none of its requests is in flight. Throws std::system_error (EINVAL: the
-// kind does not fit the backing; the nvme kind needs open_nvme_backend's backing and a ring
-// with SQE128 | CQE32).
-[[nodiscard]] std::unique_ptr<BlockEngine> make_block_engine(BlockEngineKind kind,
-                                                             const BlockBackend& backend,
-                                                             IoRing& ring);
-
-// make_block_engine(kind, backend, ring) for each ring a device asks for.
-[[nodiscard]] BlockEngineMaker block_engine_maker(BlockEngineKind kind,
-                                                  const BlockBackend& backend);
+// Resolves engine = "auto", opens the backing the engine needs and applies the rules for
+// `poll`:
+//   null   no file without a path (null_size_mib, serial = the id); with one, that file's shape
+//   uring  the file or block device (FileBacking)
+//   nvme   the namespace's generic device (NvmeBacking)
+//   auto   nvme for a path that names an NVMe namespace with a generic device (/dev/ngXnY, or
+//          /dev/nvmeXnY with its ngXnY sibling), uring for anything else. When passthrough
+//          cannot open such a namespace (no permission on the generic device, metadata in the
+//          LBA format), auto decides for io_uring on the block device and logs that decision,
+//          with the drive and the reason, as a warning; not for a polled drive, which only
+//          passthrough can serve (an error).
+// Throws std::runtime_error naming the drive: a backing that cannot be opened (an explicit
+// engine = "nvme" included), `poll` without passthrough, polling refused on this host.
+[[nodiscard]] DriveBacking open_drive(const DriveConfig& drive);
 
 }  // namespace nvmevm

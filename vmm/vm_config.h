@@ -4,12 +4,15 @@
 // VM starts (exit code 2).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace nvmevm {
@@ -29,7 +32,35 @@ class ConfigError : public std::runtime_error {
         : std::runtime_error(where.str() + ": " + what) {}
 };
 
-enum class DriveEngine { automatic, uring, nvme, null };
+// How a drive's requests reach the host (docs/config.md, `engine`). The machine resolves
+// `automatic` to one of the others when it opens the drive (vmm/drive_engine.h).
+enum class DriveEngine : uint8_t {
+    automatic,  // "auto": nvme for an NVMe namespace with a generic device, uring otherwise
+    uring,      // io_uring on a file or block device (storage/uring_engine.h)
+    nvme,       // NVMe passthrough on /dev/ngXnY (nvme/engine.h)
+    null,       // no I/O: reads return zeroes (storage/null_engine.h)
+};
+
+// The one table of engine names, for the config file, the command line and log lines.
+inline constexpr std::array<std::pair<DriveEngine, std::string_view>, 4> kDriveEngineNames{{
+    {DriveEngine::automatic, "auto"},
+    {DriveEngine::uring, "uring"},
+    {DriveEngine::nvme, "nvme"},
+    {DriveEngine::null, "null"},
+}};
+
+[[nodiscard]] constexpr std::string_view to_string(DriveEngine engine) {
+    for (const auto& [value, name] : kDriveEngineNames)
+        if (value == engine) return name;
+    return "?";
+}
+
+// The engine a name stands for; nullopt for an unknown name.
+[[nodiscard]] constexpr std::optional<DriveEngine> parse_drive_engine(std::string_view name) {
+    for (const auto& [value, known] : kDriveEngineNames)
+        if (known == name) return value;
+    return std::nullopt;
+}
 
 struct DriveConfig {
     std::string id;

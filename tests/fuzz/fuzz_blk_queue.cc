@@ -29,7 +29,6 @@
 
 #include "foundation/io_ring.h"
 #include "foundation/log.h"
-#include "storage/backing.h"
 #include "storage/null_engine.h"
 #include "tests/fuzz/fuzz_input.h"
 #include "virtio/blk_queue.h"
@@ -53,8 +52,7 @@ class CountingInterrupt final : public VirtioInterrupt {
 // few syscalls each time. The null engine completes through IoRing::post only.
 struct Engine {
     IoRing ring{8};
-    BlockBackend backend = BlockBackend::null(uint64_t{1} << 40);
-    NullBlockEngine engine{backend, ring};
+    NullBlockEngine engine{ring, false};
 };
 Engine* g_engine = nullptr;
 
