@@ -52,6 +52,8 @@ class BlkQueue {
     // ---- owner side (the vCPU thread the queue belongs to) ----
     // Before the first drain: the engine of the owner thread's ring for this drive.
     void attach_engine(BlockEngine& engine) { engine_ = &engine; }
+    // The engine is going (its vCPU thread's service is destroyed): drain() takes nothing more.
+    void detach_engine() { engine_ = nullptr; }
     // Pops, parses and submits (or answers) everything available. Returns the number of chains
     // taken. Request SQEs are left for the caller's one io_uring submit.
     unsigned drain();

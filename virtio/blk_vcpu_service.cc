@@ -43,6 +43,12 @@ BlkVcpuService::BlkVcpuService(const GuestMemory& memory, unsigned ring_entries,
     }
 }
 
+BlkVcpuService::~BlkVcpuService() {
+    // The queues outlive this service when something else holds their device (the PCI host):
+    // they must not keep pointing at the engines destroyed with it.
+    for (Owned& owned : queues_) owned.queue->detach_engine();
+}
+
 void BlkVcpuService::add_queue(const std::shared_ptr<VirtioBlk>& device, uint16_t queue,
                                bool polled) {
     if (polled && !poll_ring_)

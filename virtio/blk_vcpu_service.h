@@ -33,6 +33,10 @@ class BlkVcpuService final : public VcpuWork {
     // (IORING_SETUP_IOPOLL is added), made now.
     BlkVcpuService(const GuestMemory& memory, unsigned ring_entries, unsigned ring_flags = 0,
                    unsigned poll_ring_flags = 0);
+    // Detaches its engines from the queues it served (the devices may live on).
+    ~BlkVcpuService() override;
+    BlkVcpuService(const BlkVcpuService&) = delete;
+    BlkVcpuService& operator=(const BlkVcpuService&) = delete;
 
     // Setup, before the vCPU thread starts: this thread serves `queue` of `device`, with the
     // engine the device's backing makes for this thread's ring (one per device; on the polled

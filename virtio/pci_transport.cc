@@ -62,20 +62,28 @@ bool overlaps(uint32_t offset, size_t size, uint32_t start, uint32_t length) {
 }  // namespace
 
 std::shared_ptr<VirtioPciTransport> VirtioPciTransport::create(std::shared_ptr<VirtioDevice> device,
-                                                               MsiSink& msi) {
-    return std::make_shared<VirtioPciTransport>(std::move(device), msi);
+                                                               std::shared_ptr<MsiSink> msi) {
+    return std::make_shared<VirtioPciTransport>(std::move(device), std::move(msi));
 }
 
-VirtioPciTransport::VirtioPciTransport(std::shared_ptr<VirtioDevice> device, MsiSink& msi)
+VirtioPciTransport::VirtioPciTransport(std::shared_ptr<VirtioDevice> device,
+                                       std::shared_ptr<MsiSink> msi)
     : device_(std::move(device)),
+      msi_(std::move(msi)),
       // One vector per queue plus one for configuration changes, as Linux asks for
       // (vp_find_vqs_msix: "nvectors = 1 + nvqs" with per-queue vectors).
-      msix_(static_cast<uint32_t>(device_->queue_count()) + 1, msi),
+      msix_(static_cast<uint32_t>(device_->queue_count()) + 1, *msi_),
       common_(*device_, msix_.size(), kMaxQueues),
       config_(virtio_ids(device_->device_type())) {
     // A 64-bit BAR can be placed above 4 GiB; not prefetchable because ISR reads clear it.
     config_.add_bar(kBarIndex, PciBar{PciBarKind::memory64, kBarSize, false});
     add_capabilities();
+}
+
+VirtioPciTransport::~VirtioPciTransport() {
+    // As if the driver had written status 0: every queue forgets its ring, so none signals
+    // this transport again, whoever still holds the device and drains its queues.
+    device_->reset();
 }
 
 void VirtioPciTransport::add_capabilities() {

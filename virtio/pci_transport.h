@@ -40,11 +40,17 @@ class VirtioPciTransport final : public PciDevice,
                                  public VirtioInterrupt,
                                  public std::enable_shared_from_this<VirtioPciTransport> {
   public:
-    // `msi` must outlive the transport. Throws std::invalid_argument when the device has no
-    // queues or more than virtio_pci::kMaxQueues.
+    // The transport shares ownership of the device and of `msi`. Throws std::invalid_argument
+    // when the device has no queues or more than virtio_pci::kMaxQueues.
     [[nodiscard]] static std::shared_ptr<VirtioPciTransport> create(
-        std::shared_ptr<VirtioDevice> device, MsiSink& msi);
-    VirtioPciTransport(std::shared_ptr<VirtioDevice> device, MsiSink& msi);  // use create()
+        std::shared_ptr<VirtioDevice> device, std::shared_ptr<MsiSink> msi);
+    VirtioPciTransport(std::shared_ptr<VirtioDevice> device,
+                       std::shared_ptr<MsiSink> msi);  // use create()
+    // Resets the device: its queues hold this transport as their VirtioInterrupt, and the
+    // device may outlive it (a vCPU thread's BlkVcpuService shares it).
+    ~VirtioPciTransport() override;
+    VirtioPciTransport(const VirtioPciTransport&) = delete;
+    VirtioPciTransport& operator=(const VirtioPciTransport&) = delete;
 
     // PciDevice.
     void config_read(uint32_t offset, std::span<uint8_t> data) override;
@@ -103,6 +109,7 @@ class VirtioPciTransport final : public PciDevice,
     void log_bad_access(const char* what, uint64_t offset, size_t size);
 
     std::shared_ptr<VirtioDevice> device_;
+    std::shared_ptr<MsiSink> msi_;  // msix_ delivers to it
     MsixTable msix_;
     VirtioPciCommonCfg common_;
     PciConfigSpace config_;

@@ -195,7 +195,7 @@ class VirtioPciTest : public ::testing::Test {
     }
 
     std::shared_ptr<FakeVirtioDevice> device;
-    FakeMsiSink sink;
+    std::shared_ptr<FakeMsiSink> sink = std::make_shared<FakeMsiSink>();
     std::shared_ptr<VirtioPciTransport> transport;
     std::shared_ptr<BusDevice> bar;
 };
@@ -379,25 +379,25 @@ TEST_F(VirtioPciTest, LinuxInitSequenceEndToEnd) {
 
     // Queue 2 completes: vector 3's message.
     device->interrupt->signal_queue(2);
-    ASSERT_EQ(sink.messages.size(), 1u);
-    EXPECT_EQ(sink.messages[0], (Message{0xfee03000, 0x43}));
+    ASSERT_EQ(sink->messages.size(), 1u);
+    EXPECT_EQ(sink->messages[0], (Message{0xfee03000, 0x43}));
 
     // Masked vector: pending, delivered on unmask.
     const uint64_t control3 = base + kMsixTableOffset + 16 * 3 + 12;
     mmio_write(control3, 4, 1);
     device->interrupt->signal_queue(2);
-    EXPECT_EQ(sink.messages.size(), 1u);
+    EXPECT_EQ(sink->messages.size(), 1u);
     EXPECT_EQ(mmio_read(base + kMsixPbaOffset, 8), 1u << 3);
     mmio_write(control3, 4, 0);
-    ASSERT_EQ(sink.messages.size(), 2u);
-    EXPECT_EQ(sink.messages[1], (Message{0xfee03000, 0x43}));
+    ASSERT_EQ(sink->messages.size(), 2u);
+    EXPECT_EQ(sink->messages[1], (Message{0xfee03000, 0x43}));
     EXPECT_EQ(mmio_read(base + kMsixPbaOffset, 8), 0u);
 
     // Configuration change: vector 0, ISR bit 1, a new generation.
     const uint64_t generation = common(kConfigGeneration, 1);
     device->interrupt->signal_config();
-    ASSERT_EQ(sink.messages.size(), 3u);
-    EXPECT_EQ(sink.messages[2], (Message{0xfee00000, 0x40}));
+    ASSERT_EQ(sink->messages.size(), 3u);
+    EXPECT_EQ(sink->messages[2], (Message{0xfee00000, 0x40}));
     EXPECT_NE(common(kConfigGeneration, 1), generation);
     EXPECT_EQ(mmio_read(base + region(kCapIsrCfg), 1), kIsrConfig);
     EXPECT_EQ(mmio_read(base + region(kCapIsrCfg), 1), 0u);  // read to clear
@@ -442,9 +442,9 @@ TEST_F(VirtioPciTest, ResetClearsTransportState) {
     }
     EXPECT_EQ(bar_read(kIsrOffset, 1), 0u);
     // Unmapped after reset: a late completion interrupts nobody.
-    const size_t messages = sink.messages.size();
+    const size_t messages = sink->messages.size();
     transport->signal_queue(0);
-    EXPECT_EQ(sink.messages.size(), messages);
+    EXPECT_EQ(sink->messages.size(), messages);
     // The MSI-X table is PCI function state, not virtio state: it survives.
     EXPECT_EQ(bar_read(kMsixTableOffset + 16, 4), 0xfee01000u);
 }
@@ -551,8 +551,8 @@ TEST_F(VirtioPciTest, RefusedActivationNeedsResetAndNotifies) {
     EXPECT_TRUE(status() & kStatusNeedsReset);
     EXPECT_TRUE(status() & kStatusDriverOk);
     // 2.1.2: after DEVICE_NEEDS_RESET with DRIVER_OK, a configuration change notification.
-    ASSERT_EQ(sink.messages.size(), 1u);
-    EXPECT_EQ(sink.messages[0], (Message{0xfee00000, 0x40}));
+    ASSERT_EQ(sink->messages.size(), 1u);
+    EXPECT_EQ(sink->messages[0], (Message{0xfee00000, 0x40}));
     // Further status writes change nothing until a reset.
     set_status(0x0f);
     EXPECT_EQ(device->activations, 1);
@@ -562,16 +562,16 @@ TEST_F(VirtioPciTest, DeviceReportedErrorNeedsReset) {
     bring_up();
     transport->mark_needs_reset();
     EXPECT_TRUE(status() & kStatusNeedsReset);
-    EXPECT_EQ(sink.messages.size(), 1u);
+    EXPECT_EQ(sink->messages.size(), 1u);
     transport->mark_needs_reset();  // once is enough
-    EXPECT_EQ(sink.messages.size(), 1u);
+    EXPECT_EQ(sink->messages.size(), 1u);
     set_status(0);
     EXPECT_EQ(status(), 0u);
 }
 
 TEST_F(VirtioPciTest, IsrWithoutMsix) {
     transport->signal_queue(1);
-    EXPECT_TRUE(sink.messages.empty());
+    EXPECT_TRUE(sink->messages.empty());
     EXPECT_EQ(bar_read(kIsrOffset, 1), kIsrQueue);
     EXPECT_EQ(bar_read(kIsrOffset, 1), 0u);
     transport->signal_config();
@@ -590,7 +590,7 @@ TEST_F(VirtioPciTest, NoVectorMeansNoInterrupt) {
     set_common(kQueueSelect, 2, 3);
     set_common(kQueueMsixVector, 2, kNoVector);
     transport->signal_queue(3);
-    EXPECT_TRUE(sink.messages.empty());
+    EXPECT_TRUE(sink->messages.empty());
     EXPECT_EQ(bar_read(kIsrOffset, 1), 0u);  // MSI-X on: the ISR queue bit is unused
 }
 
@@ -665,7 +665,7 @@ TEST_F(VirtioPciTest, PciConfigAccessWindow) {
 }
 
 TEST(VirtioPciLimits, QueueCounts) {
-    FakeMsiSink sink;
+    auto sink = std::make_shared<FakeMsiSink>();
     auto none = std::make_shared<FakeVirtioDevice>();
     none->queues = 0;
     EXPECT_THROW(VirtioPciTransport::create(none, sink), std::invalid_argument);
@@ -753,7 +753,7 @@ TEST_F(VirtioPciTest, RandomAccessesKeepInvariants) {
             ASSERT_EQ(device->activated_queues.size(), 4u);
             for (const auto& queue : device->activated_queues) ASSERT_LE(queue.size, 256) << i;
         }
-        ASSERT_LE(sink.messages.size(), static_cast<size_t>(signals)) << i;
+        ASSERT_LE(sink->messages.size(), static_cast<size_t>(signals)) << i;
     }
     // The capability list is read-only to the guest.
     const Layout after = walk();
@@ -767,7 +767,7 @@ TEST_F(VirtioPciTest, RandomAccessesKeepInvariants) {
         EXPECT_TRUE(vector < 5 || vector == kNoVector);
     }
     EXPECT_GT(device->activations, 0);  // the walk went deep
-    EXPECT_GT(sink.messages.size(), 0u);
+    EXPECT_GT(sink->messages.size(), 0u);
     // A reset brings the device back whatever happened.
     set_status(0);
     EXPECT_EQ(status(), 0u);

@@ -33,8 +33,17 @@ void KvmMsiSink::deliver(uint64_t address, uint32_t data) {
 
 BlockDevices::BlockDevices(const VmConfig& config, const GuestMemory& memory, const KvmVm& vm,
                            PciHost& pci, IoBus& mmio)
-    : vm_(vm), mmio_(mmio), msi_(vm) {
+    : vm_(vm), mmio_(mmio), msi_(std::make_shared<KvmMsiSink>(vm)) {
     if (config.drives.empty()) return;
+    try {
+        add_drives(config, memory, pci);
+    } catch (...) {
+        unplug();  // the drives already on the PCI bus stay there
+        throw;
+    }
+}
+
+void BlockDevices::add_drives(const VmConfig& config, const GuestMemory& memory, PciHost& pci) {
     // Every backing is opened first: the engines decide how the vCPU rings are made.
     std::vector<DriveBacking> opened;
     unsigned ring_flags = 0;
@@ -79,6 +88,7 @@ BlockDevices::BlockDevices(const VmConfig& config, const GuestMemory& memory, co
         drive->transport = VirtioPciTransport::create(drive->device, msi_);
         Drive& d = *drive;
         drives_.push_back(std::move(drive));
+        // Cleared by unplug(): the transport outlives this object in the PCI host.
         d.transport->set_bar_callback(
             [this, &d](const PciBarChange& change) { on_bar_change(d, change); });
         for (uint16_t q = 0; q < options.queues; ++q)
@@ -103,8 +113,18 @@ BlockDevices::BlockDevices(const VmConfig& config, const GuestMemory& memory, co
 }
 
 BlockDevices::~BlockDevices() {
-    for (auto& drive : drives_)
-        if (drive->bar) bind_doorbells(*drive, *drive->bar, false);
+    unplug();
+}
+
+void BlockDevices::unplug() noexcept {
+    // The PCI host keeps the transports (and through them the devices and backings) until the
+    // platform goes; a BAR write after this would otherwise call into a destroyed object.
+    // The vCPUs have stopped: no configuration write runs concurrently.
+    for (auto& drive : drives_) {
+        drive->transport->set_bar_callback({});
+        if (drive->bar) bind_doorbells(*drive, *drive->bar, false);  // noexcept when unbinding
+        drive->bar.reset();
+    }
 }
 
 VcpuWork* BlockDevices::vcpu_work(uint32_t index) {

@@ -36,6 +36,8 @@ class BlockDevices {
     // Opens every drive and puts it on the PCI bus. Throws std::system_error / runtime_error.
     BlockDevices(const VmConfig& config, const GuestMemory& memory, const KvmVm& vm, PciHost& pci,
                  IoBus& mmio);
+    // Unbinds the doorbells and clears the BAR callbacks: the transports live on in the PCI
+    // host (Platform outlives this), and their callbacks point here.
     ~BlockDevices();
     BlockDevices(const BlockDevices&) = delete;
     BlockDevices& operator=(const BlockDevices&) = delete;
@@ -64,12 +66,15 @@ class BlockDevices {
         std::shared_ptr<VirtioPciTransport> transport;
         std::optional<uint64_t> bar;  // where BAR 0 is decoded now
     };
+    void add_drives(const VmConfig& config, const GuestMemory& memory, PciHost& pci);
+    // Leaves nothing in the PCI host or KVM that points at this object.
+    void unplug() noexcept;
     void on_bar_change(Drive& drive, const PciBarChange& change);
     void bind_doorbells(Drive& drive, uint64_t bar, bool bind);
 
     const KvmVm& vm_;
     IoBus& mmio_;
-    KvmMsiSink msi_;
+    std::shared_ptr<KvmMsiSink> msi_;  // shared with the transports
     std::vector<std::unique_ptr<Drive>> drives_;
     std::vector<std::unique_ptr<BlkVcpuService>> services_;
 };

@@ -131,7 +131,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     device->offered = in.take<uint64_t>();
     for (size_t i = 0; i < sizeof(device->config); ++i) device->config[i] = static_cast<uint8_t>(i);
 
-    CountingMsiSink msi;
+    const auto msi = std::make_shared<CountingMsiSink>();
     const std::shared_ptr<VirtioPciTransport> transport = VirtioPciTransport::create(device, msi);
     unsigned bar_moves = 0;
     transport->set_bar_callback([&bar_moves](const PciBarChange&) { ++bar_moves; });
@@ -194,7 +194,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     if (g_verbose) {
         std::fprintf(stderr, "status %#x, activations %u, MSI messages %u, BAR changes %u\n",
-                     transport->device_status(), device->activations, msi.messages, bar_moves);
+                     transport->device_status(), device->activations, msi->messages, bar_moves);
     }
     return 0;
 }
