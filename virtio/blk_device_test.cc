@@ -1,14 +1,13 @@
 #include "virtio/blk_device.h"
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
 
 #include <cstdint>
 #include <initializer_list>
 #include <string>
 
-#include "virtio/blk_backend.h"
-#include "vmm/guest_memory.h"
+#include "foundation/guest_memory.h"
+#include "storage/null_backing.h"
 
 namespace nvmevm {
 namespace {
@@ -68,22 +67,22 @@ std::string bit_list(uint64_t mask) {
 
 class BlkDeviceFeatures : public ::testing::Test {
   protected:
-    // A backing that says what it can do (the NVMe engine's kind), so that the features follow
-    // from `traits` alone, whatever filesystem the test runs on.
-    static BlockBackend backing(const PassthroughTraits& traits) {
-        return BlockBackend::passthrough(UniqueFd(::open("/dev/null", O_RDWR | O_CLOEXEC)),
-                                         "/dev/null", traits, nullptr);
+    // A backing that says what it can do and does no I/O, so that the features follow from
+    // `traits` alone, whatever filesystem the test runs on.
+    static std::shared_ptr<const Backing> backing(const BackingTraits& traits) {
+        return NullBacking::shaped_like(traits);
     }
-    static PassthroughTraits capable() {
-        PassthroughTraits traits;
+    static BackingTraits capable() {
+        BackingTraits traits;
+        traits.path = "test";
         traits.capacity = 64 << 20;
         traits.discard = true;
         traits.write_zeroes = true;
-        traits.volatile_write_cache = true;
+        traits.needs_flush = true;
         traits.serial = "test";
         return traits;
     }
-    uint64_t offered(const BlockBackend& backend, uint16_t queues = 1) {
+    uint64_t offered(const std::shared_ptr<const Backing>& backend, uint16_t queues = 1) {
         const VirtioBlk device(memory, backend, BlkDeviceOptions{"d", queues, 256, 0});
         return device.offered_features();
     }
@@ -91,43 +90,43 @@ class BlkDeviceFeatures : public ::testing::Test {
 };
 
 TEST_F(BlkDeviceFeatures, AWritableDriveWithACacheIsOfferedEverythingItCanDo) {
-    const BlockBackend backend = backing(capable());
+    const auto backend = backing(capable());
     const uint64_t expected = kAlways | bits({kFlush, kDiscard, kWriteZeroes});
     EXPECT_EQ(bit_list(offered(backend)), bit_list(expected));
     EXPECT_EQ(offered(backend) & kNever, 0u);
 }
 
 TEST_F(BlkDeviceFeatures, AReadOnlyDriveIsOfferedRoAndNothingThatWrites) {
-    PassthroughTraits traits = capable();
+    BackingTraits traits = capable();
     traits.read_only = true;
-    const BlockBackend backend = backing(traits);
+    const auto backend = backing(traits);
     // DISCARD and WRITE_ZEROES change data: not on a read-only drive, whatever the backing has.
     const uint64_t expected = kAlways | bits({kRo, kFlush});
     EXPECT_EQ(bit_list(offered(backend)), bit_list(expected));
 }
 
 TEST_F(BlkDeviceFeatures, NoFlushWithoutAVolatileCache) {
-    PassthroughTraits traits = capable();
-    traits.volatile_write_cache = false;
+    BackingTraits traits = capable();
+    traits.needs_flush = false;
     const uint64_t expected = kAlways | bits({kDiscard, kWriteZeroes});
     EXPECT_EQ(bit_list(offered(backing(traits))), bit_list(expected));
 }
 
 TEST_F(BlkDeviceFeatures, DiscardAndWriteZeroesOnlyWhereTheBackingHasThem) {
-    PassthroughTraits traits = capable();
+    BackingTraits traits = capable();
     traits.discard = false;
     traits.write_zeroes = false;
     EXPECT_EQ(bit_list(offered(backing(traits))), bit_list(kAlways | bits({kFlush})));
 }
 
 TEST_F(BlkDeviceFeatures, TheNullBackingIsAWritableDriveWithEverything) {
-    const BlockBackend backend = BlockBackend::null(64 << 20);
+    const std::shared_ptr<const Backing> backend = NullBacking::make(64 << 20);
     const uint64_t expected = kAlways | bits({kFlush, kDiscard, kWriteZeroes});
     EXPECT_EQ(bit_list(offered(backend)), bit_list(expected));
 }
 
 TEST_F(BlkDeviceFeatures, MqWithTheConfiguredNumberOfQueues) {
-    const BlockBackend backend = backing(capable());
+    const auto backend = backing(capable());
     for (const uint16_t queues : {uint16_t{1}, uint16_t{2}, uint16_t{4}}) {
         VirtioBlk device(memory, backend, BlkDeviceOptions{"d", queues, 256, 0});
         EXPECT_NE(device.offered_features() & bits({kMq}), 0u) << queues;
