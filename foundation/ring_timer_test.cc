@@ -10,25 +10,17 @@
 #include <vector>
 
 #include "foundation/io_ring.h"
+#include "foundation/test_kernel_version.h"
 
 namespace nvmevm {
 namespace {
+
+using testing::kernel_at_least;
 
 constexpr uint32_t kTag = 7;
 constexpr uint32_t kCancelTag = 8;
 
 using Cqe = std::pair<uint32_t, int32_t>;
-
-// Whether the running kernel is Linux major.minor or later (false when uname says otherwise or
-// cannot be read). Repeating timeouts (IORING_TIMEOUT_MULTISHOT) came with 6.4; Debian 12's own
-// kernel, 6.1, refuses them, and a machine of this kind may run either.
-bool kernel_at_least(int major, int minor) {
-    utsname name{};
-    int have_major = 0, have_minor = 0;
-    if (::uname(&name) != 0 || std::sscanf(name.release, "%d.%d", &have_major, &have_minor) != 2)
-        return false;
-    return have_major > major || (have_major == major && have_minor >= minor);
-}
 
 // Waits for at least one CQE and hands every (tag, res) there is to `timer`; returns them.
 std::vector<Cqe> next(IoRing& ring, RingTimer& timer, bool needed) {

@@ -10,11 +10,14 @@
 #include <string>
 #include <system_error>
 
+#include "foundation/test_kernel_version.h"
 #include "foundation/unique_fd.h"
 #include "storage/test_files.h"
 
 namespace nvmevm {
 namespace {
+
+using testing::kernel_at_least;
 
 using testing::options;
 using testing::ScratchFile;
@@ -77,16 +80,6 @@ TEST(FileBacking, RefusesWritableOpenOfAReadOnlyFile) {
     ScratchFile file("/tmp", 4096);
     ASSERT_EQ(::chmod(file.path().c_str(), 0444), 0);
     EXPECT_THROW((void)FileBacking::open(options(file.path())), std::system_error);
-}
-
-// Whether the running kernel is Linux major.minor or later (false when uname says otherwise or
-// cannot be read).
-bool kernel_at_least(int major, int minor) {
-    utsname name{};
-    int have_major = 0, have_minor = 0;
-    if (::uname(&name) != 0 || std::sscanf(name.release, "%d.%d", &have_major, &have_minor) != 2)
-        return false;
-    return have_major > major || (have_major == major && have_minor >= minor);
 }
 
 // Whether `path` opens with O_DIRECT, asked of the kernel here rather than of FileBacking.
