@@ -67,16 +67,7 @@ int NvmeBacking::flush_sync() const noexcept {
     if (!needs_flush()) return 0;
     const nvme::Command flush = nvme::build_flush(ns_.info.format);
     nvme_passthru_cmd cmd{};
-    cmd.opcode = flush.opcode;
-    cmd.nsid = flush.nsid;
-    cmd.addr = flush.addr;
-    cmd.data_len = flush.data_len;
-    cmd.cdw10 = flush.cdw10;
-    cmd.cdw11 = flush.cdw11;
-    cmd.cdw12 = flush.cdw12;
-    cmd.cdw13 = flush.cdw13;
-    cmd.cdw14 = flush.cdw14;
-    cmd.cdw15 = flush.cdw15;
+    nvme::copy_to_kernel(flush, cmd);
     // 0, an NVMe status (> 0: the command failed on the device), or -1 with errno.
     const int rc = ::ioctl(fd_.get(), NVME_IOCTL_IO_CMD, &cmd);
     return rc == 0 ? 0 : rc > 0 ? -EIO : -errno;

@@ -44,6 +44,23 @@ struct Command {
     uint32_t cdw10 = 0, cdw11 = 0, cdw12 = 0, cdw13 = 0, cdw14 = 0, cdw15 = 0;
 };
 
+// `cmd` into the kernel's struct for it, which names these fields alike whichever way the
+// command goes: struct nvme_uring_cmd (io_uring passthrough, the engine) or struct
+// nvme_passthru_cmd (the synchronous NVME_IOCTL_IO_CMD, the flush at stop).
+template <typename KernelCommand>
+void copy_to_kernel(const Command& cmd, KernelCommand& out) {
+    out.opcode = cmd.opcode;
+    out.nsid = cmd.nsid;
+    out.addr = cmd.addr;
+    out.data_len = cmd.data_len;
+    out.cdw10 = cmd.cdw10;
+    out.cdw11 = cmd.cdw11;
+    out.cdw12 = cmd.cdw12;
+    out.cdw13 = cmd.cdw13;
+    out.cdw14 = cmd.cdw14;
+    out.cdw15 = cmd.cdw15;
+}
+
 // NVM 1.0, Figure 40 "Dataset Management - Range Definition": 16 bytes, little-endian.
 struct DsmRange {
     uint32_t context_attributes;

@@ -182,17 +182,7 @@ int32_t NvmeBlockEngine::queue_command(Request& request, const nvme::Command& cm
         sqe->uring_cmd_flags = IORING_URING_CMD_FIXED;
         sqe->buf_index = static_cast<uint16_t>(fixed_buffer);
     }
-    auto* c = reinterpret_cast<nvme_uring_cmd*>(sqe->cmd);
-    c->opcode = cmd.opcode;
-    c->nsid = cmd.nsid;
-    c->addr = cmd.addr;
-    c->data_len = cmd.data_len;
-    c->cdw10 = cmd.cdw10;
-    c->cdw11 = cmd.cdw11;
-    c->cdw12 = cmd.cdw12;
-    c->cdw13 = cmd.cdw13;
-    c->cdw14 = cmd.cdw14;
-    c->cdw15 = cmd.cdw15;
+    nvme::copy_to_kernel(cmd, *reinterpret_cast<nvme_uring_cmd*>(sqe->cmd));
     io_uring_sqe_set_data64(sqe, RingData::of(&request));
     if (ring_.polled()) ns_.counters.polled.fetch_add(1, std::memory_order_relaxed);
     request.cmd = cmd;
