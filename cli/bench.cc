@@ -2,6 +2,7 @@
 
 #include <bit>
 #include <chrono>
+#include <cstdio>
 #include <exception>
 #include <optional>
 #include <string>
@@ -36,17 +37,49 @@ DriveConfig bench_drive(const BenchOptions& o) {
         drive.path = o.drive;
     }
     // A ring at least as deep as the queue depth (the guest sizes its queues from this).
+    drive.rate_limits = bench_rate_limits(o);
     drive.queue_size = static_cast<uint16_t>(std::max<uint32_t>(
         kDefaultQueueSize, std::min<uint32_t>(std::bit_ceil(o.qd), kMaxBenchQueueDepth)));
     return drive;
 }
 
+// " (limit 3000 op/s + 100 burst, 50.000 MB/s; buckets refill in 10 ms)", or "" without limits.
+std::string describe_limits(const IoRateLimits& limits) {
+    if (!limits.any()) return {};
+    const auto rate = [](const TokenBucketConfig& b) {
+        return static_cast<double>(b.size) * 1e9 / static_cast<double>(b.refill_time_ns);
+    };
+    char text[160];
+    std::string out = " (limit";
+    if (limits.ops) {
+        std::snprintf(text, sizeof text, " %.0f op/s", rate(*limits.ops));
+        out += text;
+        if (limits.ops->one_time_burst)
+            out += " + " + std::to_string(limits.ops->one_time_burst) + " op burst";
+    }
+    if (limits.bytes) {
+        std::snprintf(text, sizeof text, "%s %.3f MB/s", limits.ops ? "," : "",
+                      rate(*limits.bytes) / 1e6);
+        out += text;
+        if (limits.bytes->one_time_burst)
+            out += " + " + std::to_string(limits.bytes->one_time_burst) + " byte burst";
+    }
+    const TokenBucketConfig& any = limits.ops ? *limits.ops : *limits.bytes;
+    std::snprintf(text, sizeof text, "; buckets refill in %.3f ms)",
+                  static_cast<double>(any.refill_time_ns) / 1e6);
+    return out + text;
+}
+
 std::string describe_target(const BenchOptions& o, const VmConfig& config) {
-    if (o.null_mib) return "null engine, " + std::to_string(*o.null_mib) + " MiB";
-    if (!o.drive.empty()) return o.drive.string();
+    const DriveConfig& first = config.drives.front();
+    if (o.null_mib)
+        return "null engine, " + std::to_string(*o.null_mib) + " MiB" +
+               describe_limits(first.rate_limits);
+    if (!o.drive.empty()) return o.drive.string() + describe_limits(first.rate_limits);
     std::string text = o.config.string() + ":";
     for (const DriveConfig& d : config.drives)
-        text += " " + d.id + "=" + (d.path.empty() ? std::string("null") : d.path.string());
+        text += " " + d.id + "=" + (d.path.empty() ? std::string("null") : d.path.string()) +
+                describe_limits(d.rate_limits);
     return text;
 }
 

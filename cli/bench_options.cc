@@ -21,6 +21,13 @@ std::optional<uint64_t> suffix_multiplier(std::string_view suffix) {
     return std::nullopt;
 }
 
+std::string check_byte_rate(const std::string& text) {
+    if (parse_byte_rate(text)) return {};
+    return "\"" + text +
+           "\" is not a number of bytes: give 1 or more bytes, with an optional suffix (50MB and "
+           "50M are 50,000,000; 64KiB is 65,536)";
+}
+
 std::string check_block_size(const std::string& text) {
     if (parse_block_size(text)) return {};
     return "\"" + text +
@@ -41,6 +48,48 @@ std::optional<uint32_t> parse_block_size(std::string_view text) {
     if (bytes < kMinBenchBlockSize || bytes > kMaxBenchBlockSize || bytes % 512 != 0)
         return std::nullopt;
     return static_cast<uint32_t>(bytes);
+}
+
+std::optional<uint64_t> parse_byte_rate(std::string_view text) {
+    if (text.ends_with("/s")) text.remove_suffix(2);
+    uint64_t number = 0;
+    const char* end = text.data() + text.size();
+    const auto [rest, error] = std::from_chars(text.data(), end, number);
+    if (error != std::errc() || rest == text.data() || number == 0) return std::nullopt;
+    std::string suffix;
+    for (const char* c = rest; c != end; ++c)
+        suffix += static_cast<char>(std::tolower(static_cast<unsigned char>(*c)));
+    // Rates are decimal, as disks and fio's "MB/s" are; KiB, MiB, GiB say binary.
+    uint64_t multiplier = 0;
+    if (suffix.empty() || suffix == "b") multiplier = 1;
+    if (suffix == "k" || suffix == "kb") multiplier = 1'000;
+    if (suffix == "m" || suffix == "mb") multiplier = 1'000'000;
+    if (suffix == "g" || suffix == "gb") multiplier = 1'000'000'000;
+    if (suffix == "kib") multiplier = uint64_t{1} << 10;
+    if (suffix == "mib") multiplier = uint64_t{1} << 20;
+    if (suffix == "gib") multiplier = uint64_t{1} << 30;
+    if (multiplier == 0 || number > kMaxBucketTokens / multiplier) return std::nullopt;
+    return number * multiplier;
+}
+
+TokenBucketConfig bucket_for_rate(uint64_t per_second, uint64_t refill_ms, uint64_t burst) {
+    constexpr uint64_t kSecondNs = 1'000'000'000;
+    // size / refill_time = per_second: size tokens per refill_ms, at least one token (then the
+    // refill time grows instead: 1 op/s cannot come in 10 ms steps).
+    const unsigned __int128 wanted = static_cast<unsigned __int128>(per_second) * refill_ms / 1000;
+    const uint64_t size = std::clamp<uint64_t>(static_cast<uint64_t>(wanted), 1, kMaxBucketTokens);
+    // Rounded to the nearest nanosecond: an error below 1e-7 of any refill time of 10 ms or more.
+    const uint64_t refill_ns = static_cast<uint64_t>(
+        (static_cast<unsigned __int128>(size) * kSecondNs + per_second / 2) / per_second);
+    return {size, std::clamp<uint64_t>(refill_ns, 1, kMaxBucketRefillNs), burst};
+}
+
+IoRateLimits bench_rate_limits(const BenchOptions& o) {
+    IoRateLimits limits;
+    const uint64_t refill_ms = o.limit_refill_ms.value_or(kDefaultLimitRefillMs);
+    if (o.iops_limit) limits.ops = bucket_for_rate(*o.iops_limit, refill_ms, o.iops_burst);
+    if (o.bw_limit) limits.bytes = bucket_for_rate(*o.bw_limit, refill_ms, o.bw_burst);
+    return limits;
 }
 
 void add_bench_options(CLI::App& app, BenchOptions& o) {
@@ -87,6 +136,31 @@ void add_bench_options(CLI::App& app, BenchOptions& o) {
     runtime->excludes(ops);
     app.add_option("--mode", o.mode, "How the guest waits for completions: poll or irq")
         ->check(CLI::IsMember({"poll", "irq"}));
+    CLI::Option* iops_limit = app.add_option_function<uint64_t>(
+                                     "--iops-limit", [&o](const uint64_t& v) { o.iops_limit = v; },
+                                     "Limit the drive to N operations per second (a token bucket)")
+                                  ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000'000}));
+    CLI::Option* bw_limit =
+        app.add_option_function<std::string>(
+               "--bw-limit", [&o](const std::string& v) { o.bw_limit = parse_byte_rate(v); },
+               "Limit the drive to RATE bytes per second (50MB, 200M, 64KiB; a token bucket)")
+            ->check(check_byte_rate);
+    app.add_option_function<uint64_t>(
+           "--limit-refill-ms", [&o](const uint64_t& v) { o.limit_refill_ms = v; },
+           "Refill time of the limits' buckets in ms (default 10): their size is the rate "
+           "times this")
+        ->check(CLI::Range(uint64_t{1}, kMaxBucketRefillNs / 1'000'000));
+    CLI::Option* iops_burst =
+        app.add_option("--iops-burst", o.iops_burst,
+                       "A one-time burst of N operations on top of --iops-limit")
+            ->check(CLI::Range(uint64_t{1}, kMaxBucketTokens));
+    CLI::Option* bw_burst =
+        app.add_option_function<std::string>(
+               "--bw-burst", [&o](const std::string& v) { o.bw_burst = *parse_byte_rate(v); },
+               "A one-time burst of BYTES on top of --bw-limit")
+            ->check(check_byte_rate);
+    iops_burst->needs(iops_limit);
+    bw_burst->needs(bw_limit);
     app.add_flag("--json", o.json, "Print one JSON object instead of the summary");
     app.add_flag_function(
         "--no-progress", [&o](int64_t) { o.progress = false; }, "No progress lines on stderr");
@@ -98,6 +172,12 @@ void add_bench_options(CLI::App& app, BenchOptions& o) {
 std::string finish_bench_options(BenchOptions& o, uint32_t vcpus) {
     if (o.drive.empty() && !o.null_mib && o.config.empty())
         return "bench: say what to benchmark: --drive PATH, --null SIZE_MIB or --config FILE";
+    const bool limited = o.iops_limit || o.bw_limit;
+    if (limited && !o.config.empty())
+        return "bench: --iops-limit and --bw-limit apply to --drive or --null; with --config, "
+               "give the drives [drive.rate_limit] in the file";
+    if (o.limit_refill_ms && !limited)
+        return "bench: --limit-refill-ms applies to --iops-limit or --bw-limit: give one";
     if (o.jobs == 0) o.jobs = vcpus;
     if (o.jobs > vcpus) {
         return "bench: --jobs " + std::to_string(o.jobs) +

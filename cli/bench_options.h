@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "storage/io_rate_limiter.h"
+
 namespace CLI {
 class App;
 }
@@ -33,6 +35,13 @@ struct BenchOptions {
     bool json = false;                   // one JSON object on stdout instead of the summary
     bool seccomp = true;                 // --no-seccomp
     bool progress = true;                // --no-progress
+    // I/O limits on the command-line drive (docs/rate-limits.md): token buckets that refill
+    // every limit_refill_ms, sized for the rate.
+    std::optional<uint64_t> iops_limit;       // --iops-limit N: operations per second
+    std::optional<uint64_t> bw_limit;         // --bw-limit RATE: bytes per second
+    std::optional<uint64_t> limit_refill_ms;  // --limit-refill-ms MS (default 10)
+    uint64_t iops_burst = 0;                  // --iops-burst N: one-time burst of operations
+    uint64_t bw_burst = 0;                    // --bw-burst BYTES: one-time burst of bytes
 };
 
 inline constexpr uint64_t kDefaultBenchRuntimeMs = 5000;
@@ -43,6 +52,20 @@ inline constexpr uint32_t kMaxBenchQueueDepth = 1024;
 // "4096", "4k", "4K", "64KiB", "1m", "1M" (binary multiples); nullopt unless the result is a
 // multiple of 512 from 512 to 1 MiB.
 [[nodiscard]] std::optional<uint32_t> parse_block_size(std::string_view text);
+
+// "50MB", "50MB/s", "200M" (decimal: 200,000,000), "64KiB" (binary), "1000" (bytes); nullopt
+// for anything else or for 0.
+[[nodiscard]] std::optional<uint64_t> parse_byte_rate(std::string_view text);
+
+// The token bucket that lets `per_second` tokens through per second, refilled every
+// `refill_ms` (its size rounded to whole tokens, at least one, and the refill time fitted to
+// keep the rate).
+[[nodiscard]] TokenBucketConfig bucket_for_rate(uint64_t per_second, uint64_t refill_ms,
+                                                uint64_t burst);
+// The limits the options ask for (none without --iops-limit / --bw-limit).
+[[nodiscard]] IoRateLimits bench_rate_limits(const BenchOptions& options);
+
+inline constexpr uint64_t kDefaultLimitRefillMs = 10;
 
 // Adds the `bench` options to `app` (the subcommand), writing into `options`.
 void add_bench_options(CLI::App& app, BenchOptions& options);

@@ -82,11 +82,12 @@ std::string format_bench_summary(const BenchResult& g, const BenchHostFigures& h
         short_count(iops_per_cpu_second(g, h)).c_str());
     appendf(out,
             "  exits/req: KVM_RUN returns %.3f (interrupted %.3f, port I/O %.3f, MMIO %.3f); "
-            "blk requests=%llu interrupts=%llu errors=%llu stall kicks=%llu\n",
+            "blk requests=%llu interrupts=%llu errors=%llu throttled=%llu stall kicks=%llu\n",
             per(c.kvm_run, g.ops), per(c.interrupted, g.ops), per(c.port_io, g.ops),
             per(c.mmio, g.ops), static_cast<unsigned long long>(c.blk_requests),
             static_cast<unsigned long long>(c.blk_interrupts),
             static_cast<unsigned long long>(c.blk_errors),
+            static_cast<unsigned long long>(c.blk_throttled),
             static_cast<unsigned long long>(c.stall_kicks));
     return out;
 }
@@ -113,8 +114,9 @@ std::string format_bench_json(const BenchResult& g, const BenchHostFigures& h) {
             u(c.kvm_run), u(c.interrupted), u(c.port_io), u(c.mmio), per(c.kvm_run, g.ops));
     appendf(out,
             ",\"blk_requests\":%llu,\"blk_interrupts\":%llu,\"blk_errors\":%llu,"
-            "\"stall_kicks\":%llu}",
-            u(c.blk_requests), u(c.blk_interrupts), u(c.blk_errors), u(c.stall_kicks));
+            "\"blk_throttled\":%llu,\"stall_kicks\":%llu}",
+            u(c.blk_requests), u(c.blk_interrupts), u(c.blk_errors), u(c.blk_throttled),
+            u(c.stall_kicks));
     appendf(out, ",\"tsc_khz\":%llu", u(h.tsc_khz));
     out += ",\"guest_cmdline\":" + json_string(h.guest_cmdline);
     out += ",\"guest\":" + (g.json.empty() ? std::string("{}") : g.json) + "}\n";

@@ -246,6 +246,64 @@ TEST_F(BenchCli, BuildsTheMachineAndTheGuestWords) {
     EXPECT_CONTAINS(r.out, "KVM_RUN returns 1.500");
 }
 
+TEST(BenchRateLimits, ByteRatesAreDecimalUnlessTheySayBinary) {
+    EXPECT_EQ(parse_byte_rate("1000"), 1000u);
+    EXPECT_EQ(parse_byte_rate("50MB"), 50'000'000u);
+    EXPECT_EQ(parse_byte_rate("50MB/s"), 50'000'000u);
+    EXPECT_EQ(parse_byte_rate("200M"), 200'000'000u);
+    EXPECT_EQ(parse_byte_rate("10k"), 10'000u);
+    EXPECT_EQ(parse_byte_rate("64KiB"), 65'536u);
+    EXPECT_EQ(parse_byte_rate("1GiB"), uint64_t{1} << 30);
+    EXPECT_FALSE(parse_byte_rate("0"));
+    EXPECT_FALSE(parse_byte_rate("-5M"));
+    EXPECT_FALSE(parse_byte_rate("5q"));
+    EXPECT_FALSE(parse_byte_rate("M"));
+    EXPECT_FALSE(parse_byte_rate("99999999999GiB"));  // past kMaxBucketTokens
+}
+
+TEST(BenchRateLimits, BucketsKeepTheRateExactly) {
+    // 3000 op/s in 10 ms steps: 30 per 10 ms.
+    const TokenBucketConfig ops = bucket_for_rate(3000, 10, 0);
+    EXPECT_EQ(ops.size, 30u);
+    EXPECT_EQ(ops.refill_time_ns, 10'000'000u);
+    // 1 op/s cannot come in 10 ms steps: one token per second.
+    const TokenBucketConfig slow = bucket_for_rate(1, 10, 5);
+    EXPECT_EQ(slow.size, 1u);
+    EXPECT_EQ(slow.refill_time_ns, 1'000'000'000u);
+    EXPECT_EQ(slow.one_time_burst, 5u);
+    // 333 op/s in 10 ms: 3 tokens per 9,009,009 ns (333.00000 op/s).
+    const TokenBucketConfig odd = bucket_for_rate(333, 10, 0);
+    EXPECT_EQ(odd.size, 3u);
+    EXPECT_EQ(odd.refill_time_ns, 9'009'009u);
+}
+
+TEST_F(BenchCli, LimitsGoToTheDriveAndIntoTheReport) {
+    const Result r = run({"bench", "--null", "64", "--ops", "2000", "--iops-limit", "3000",
+                          "--bw-limit", "50MB", "--iops-burst", "100", "--no-progress"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    const IoRateLimits& limits = last_config.drives.at(0).rate_limits;
+    ASSERT_TRUE(limits.ops && limits.bytes);
+    EXPECT_EQ(limits.ops->size, 30u);
+    EXPECT_EQ(limits.ops->one_time_burst, 100u);
+    EXPECT_EQ(limits.bytes->size, 500'000u);
+    EXPECT_EQ(limits.bytes->refill_time_ns, 10'000'000u);
+    EXPECT_CONTAINS(r.out, "(limit 3000 op/s + 100 op burst, 50.000 MB/s; buckets refill in");
+    const Result unlimited = run({"bench", "--null", "64", "--ops", "2000", "--no-progress"});
+    EXPECT_FALSE(last_config.drives.at(0).rate_limits.any());
+    EXPECT_EQ(unlimited.out.find("limit"), std::string::npos);
+}
+
+TEST_F(BenchCli, LimitFlagsThatCannotApply) {
+    usage_error({"bench", "--null", "64", "--iops-limit", "0"}, "--iops-limit");
+    usage_error({"bench", "--null", "64", "--bw-limit", "fast"}, "not a number of bytes");
+    usage_error({"bench", "--null", "64", "--iops-burst", "10"}, "requires --iops-limit");
+    usage_error({"bench", "--null", "64", "--bw-burst", "1M"}, "requires --bw-limit");
+    usage_error({"bench", "--null", "64", "--limit-refill-ms", "5"},
+                "--limit-refill-ms applies to --iops-limit or --bw-limit");
+    usage_error({"bench", "--null", "64", "--iops-limit", "10", "--limit-refill-ms", "0"},
+                "--limit-refill-ms");
+}
+
 TEST_F(BenchCli, JsonCarriesTheGuestsAndNvmevmsFigures) {
     const Result r = run({"bench", "--null", "64", "--ops", "2000", "--qd", "8", "--json"});
     ASSERT_EQ(r.code, 0) << r.err;

@@ -246,13 +246,15 @@ class Parser {
             } else if (name == "poll") {
                 d.poll_where = at(*node);
                 d.poll = boolean(*key, *node);
+            } else if (name == "rate_limit") {
+                d.rate_limits = rate_limit(*key, *node);
             } else if (name == "size_mib") {
                 d.null_size_mib = values::null_size_mib(integer(*key, *node), at(*node));
                 size_key = key;
             } else {
                 unknown_key(*key, "[[drive]]",
                             "id, path, read_only, engine, queues, queue_size, serial, direct, "
-                            "size_mib, logical_block_size, poll");
+                            "size_mib, logical_block_size, poll, rate_limit");
             }
         }
         if (!has_id) throw ConfigError(d.where, "drive has no id: add id = \"...\"");
@@ -270,6 +272,59 @@ class Parser {
         // After the loop: the engine may come after poll in the file.
         if (d.poll) values::poll_engine(d.engine, d.poll_where);
         return d;
+    }
+
+    // [drive.rate_limit]: ops = { ... } and / or bandwidth = { ... } (docs/rate-limits.md).
+    IoRateLimits rate_limit(const toml::key& key, const toml::node& node) const {
+        IoRateLimits limits;
+        for (const auto& [name_key, value] : in_file_order(table(key, node))) {
+            const std::string name(name_key->str());
+            if (name == "ops") {
+                limits.ops = bucket("ops", *name_key, *value);
+            } else if (name == "bandwidth") {
+                limits.bytes = bucket("bandwidth", *name_key, *value);
+            } else {
+                unknown_key(*name_key, "[drive.rate_limit]", "ops, bandwidth");
+            }
+        }
+        if (!limits.any()) {
+            throw ConfigError(at(node),
+                              "rate_limit sets no limit: give ops = { size = N, refill_time_ms = "
+                              "MS } and/or bandwidth = { size = BYTES, refill_time_ms = MS }");
+        }
+        return limits;
+    }
+
+    TokenBucketConfig bucket(const std::string& what, const toml::key& key,
+                             const toml::node& node) const {
+        TokenBucketConfig bucket;
+        bool has_size = false, has_refill = false;
+        for (const auto& [name_key, value] : in_file_order(table(key, node))) {
+            const std::string name(name_key->str());
+            const std::string full = what + "." + name;
+            if (name == "size") {
+                bucket.size = values::bucket_size(full, integer(*name_key, *value), at(*value));
+                has_size = true;
+            } else if (name == "refill_time_ms") {
+                bucket.refill_time_ns =
+                    values::bucket_refill_ms(full, integer(*name_key, *value), at(*value)) *
+                    1'000'000;
+                has_refill = true;
+            } else if (name == "one_time_burst") {
+                bucket.one_time_burst =
+                    values::bucket_burst(full, integer(*name_key, *value), at(*value));
+            } else {
+                unknown_key(*name_key, "rate_limit." + what,
+                            "size, refill_time_ms, one_time_burst");
+            }
+        }
+        // A burst (or a size) alone describes no bucket: what would refill it, and how fast?
+        if (!has_size || !has_refill) {
+            throw ConfigError(at(node), "rate_limit." + what + " needs both size and " +
+                                            "refill_time_ms (the bucket holds size tokens and " +
+                                            "refills them every refill_time_ms)");
+        }
+        return bucket;
     }
 
     std::string file_;

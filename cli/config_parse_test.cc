@@ -180,6 +180,45 @@ TEST(ConfigParse, NullDriveSize) {
     EXPECT_EQ(c.drives[0].null_size_mib, 4096u);
 }
 
+TEST(ConfigParse, RateLimits) {
+    const VmConfig c = parse_config(R"([[drive]]
+id = "a"
+path = "d"
+
+[drive.rate_limit]
+ops = { size = 3000, refill_time_ms = 1000 }
+bandwidth = { size = 52428800, refill_time_ms = 100, one_time_burst = 104857600 }
+
+[[drive]]
+id = "b"
+path = "e"
+
+[drive.rate_limit.ops]
+size = 10
+refill_time_ms = 1
+
+[[drive]]
+id = "c"
+path = "f"
+)",
+                                    kSource);
+    ASSERT_EQ(c.drives.size(), 3u);
+    const IoRateLimits& a = c.drives[0].rate_limits;
+    ASSERT_TRUE(a.ops && a.bytes);
+    EXPECT_EQ(a.ops->size, 3000u);
+    EXPECT_EQ(a.ops->refill_time_ns, 1'000'000'000u);
+    EXPECT_EQ(a.ops->one_time_burst, 0u);
+    EXPECT_EQ(a.bytes->size, 52428800u);
+    EXPECT_EQ(a.bytes->refill_time_ns, 100'000'000u);
+    EXPECT_EQ(a.bytes->one_time_burst, 104857600u);
+    const IoRateLimits& b = c.drives[1].rate_limits;
+    ASSERT_TRUE(b.ops);
+    EXPECT_FALSE(b.bytes);
+    EXPECT_EQ(b.ops->size, 10u);
+    EXPECT_EQ(b.ops->refill_time_ns, 1'000'000u);
+    EXPECT_FALSE(c.drives[2].rate_limits.any());
+}
+
 TEST(ConfigParse, NvmeEngineIsLeftToCheckConfig) {
     // Parsed (the schema knows it); check_config says it is not available yet.
     const VmConfig c =
@@ -469,7 +508,53 @@ INSTANTIATE_TEST_SUITE_P(
         BadConfig{"SizeMibBeforeTheEngine",
                   "[[drive]]\nid = \"n\"\nsize_mib = 64\nengine = \"uring\"\npath = \"d\"\n",
                   "3:1",
-                  {"size_mib applies only"}}),
+                  {"size_mib applies only"}},
+        // [drive.rate_limit] (docs/rate-limits.md).
+        BadConfig{"RateLimitSizeZero",
+                  kDrive + "[drive.rate_limit]\nops = { size = 0, refill_time_ms = 1000 }\n",
+                  "5:16",
+                  {"rate_limit.ops.size must be between 1 and", "not 0"}},
+        BadConfig{"RateLimitNegativeRefill",
+                  kDrive + "[drive.rate_limit]\nbandwidth = { size = 4096, refill_time_ms = -5 }\n",
+                  "5:45",
+                  {"rate_limit.bandwidth.refill_time_ms must be between 1 and 3600000", "not -5"}},
+        BadConfig{"RateLimitAbsurdSize",
+                  kDrive + "[drive.rate_limit]\nbandwidth = { size = 9000000000000000000, "
+                           "refill_time_ms = 1 }\n",
+                  "5:22",
+                  {"rate_limit.bandwidth.size must be between 1 and 1125899906842624"}},
+        BadConfig{"RateLimitNegativeBurst",
+                  kDrive + "[drive.rate_limit]\nops = { size = 10, refill_time_ms = 1, "
+                           "one_time_burst = -1 }\n",
+                  "5:57",
+                  {"rate_limit.ops.one_time_burst must be between 0 and", "not -1"}},
+        BadConfig{"RateLimitBurstWithoutABucket",
+                  kDrive + "[drive.rate_limit]\nops = { one_time_burst = 100 }\n",
+                  "5:7",
+                  {"rate_limit.ops needs both size and refill_time_ms"}},
+        BadConfig{"RateLimitSizeWithoutRefill",
+                  kDrive + "[drive.rate_limit.bandwidth]\nsize = 1000\n",
+                  "4:1",
+                  {"rate_limit.bandwidth needs both size and refill_time_ms"}},
+        BadConfig{
+            "RateLimitEmpty", kDrive + "[drive.rate_limit]\n", "4:1", {"rate_limit sets no limit"}},
+        BadConfig{"RateLimitUnknownBucket",
+                  kDrive + "[drive.rate_limit]\niops = { size = 1, refill_time_ms = 1 }\n",
+                  "5:1",
+                  {"unknown key \"iops\" in [drive.rate_limit]", "ops, bandwidth"}},
+        BadConfig{
+            "RateLimitUnknownKey",
+            kDrive + "[drive.rate_limit]\nops = { size = 1, refill = 1 }\n",
+            "5:19",
+            {"unknown key \"refill\" in rate_limit.ops", "size, refill_time_ms, one_time_burst"}},
+        BadConfig{"RateLimitNotATable",
+                  kDrive + "rate_limit = 1000\n",
+                  "4:14",
+                  {"[rate_limit] must be a table, not an integer"}},
+        BadConfig{"RateLimitFloat",
+                  kDrive + "[drive.rate_limit]\nops = { size = 1.5, refill_time_ms = 1 }\n",
+                  "5:16",
+                  {"size must be an integer, not a floating-point number"}}),
     [](const ::testing::TestParamInfo<BadConfig>& test) { return std::string(test.param.name); });
 
 }  // namespace

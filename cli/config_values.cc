@@ -135,6 +135,31 @@ void poll_engine(DriveEngine engine, const SourceLocation& where) {
     }
 }
 
+namespace {
+uint64_t in_range(std::string_view what, int64_t value, int64_t low, uint64_t high,
+                  std::string_view unit, const SourceLocation& where) {
+    if (value < low || static_cast<uint64_t>(value) > high) {
+        throw ConfigError(where, "rate_limit." + std::string(what) + " must be between " +
+                                     std::to_string(low) + " and " + std::to_string(high) +
+                                     std::string(unit) + ", not " + std::to_string(value));
+    }
+    return static_cast<uint64_t>(value);
+}
+}  // namespace
+
+uint64_t bucket_size(std::string_view what, int64_t value, const SourceLocation& where) {
+    // A bucket of 0 tokens would refuse everything for ever: a limit of nothing is not a limit.
+    return in_range(what, value, 1, kMaxBucketTokens, "", where);
+}
+
+uint64_t bucket_refill_ms(std::string_view what, int64_t value, const SourceLocation& where) {
+    return in_range(what, value, 1, kMaxBucketRefillNs / 1'000'000, " (one hour)", where);
+}
+
+uint64_t bucket_burst(std::string_view what, int64_t value, const SourceLocation& where) {
+    return in_range(what, value, 0, kMaxBucketTokens, "", where);
+}
+
 void console(VmConfig& config, std::string_view value, const std::filesystem::path& base,
              const SourceLocation& where) {
     config.console_where = where;

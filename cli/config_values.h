@@ -30,6 +30,15 @@ void serial(std::string_view value, const SourceLocation& where);
 // [[drive]] poll = true: only with an engine that can poll (nvme; auto is checked against the
 // path by check_config).
 void poll_engine(DriveEngine engine, const SourceLocation& where);
+// [drive.rate_limit] bucket values (docs/rate-limits.md); `what` names the key for the message
+// ("ops.size"). size: 1..kMaxBucketTokens; refill_time_ms: 1..kMaxBucketRefillNs in ms;
+// one_time_burst: 0..kMaxBucketTokens.
+[[nodiscard]] uint64_t bucket_size(std::string_view what, int64_t value,
+                                   const SourceLocation& where);
+[[nodiscard]] uint64_t bucket_refill_ms(std::string_view what, int64_t value,
+                                        const SourceLocation& where);
+[[nodiscard]] uint64_t bucket_burst(std::string_view what, int64_t value,
+                                    const SourceLocation& where);
 
 // "stdout", "none", or a file path resolved against `base`; sets config.console*.
 void console(VmConfig& config, std::string_view value, const std::filesystem::path& base,

@@ -148,6 +148,15 @@ void IoRing::arm_timeout(uint64_t ns, uint32_t tag, bool repeat) noexcept {
     io_uring_sqe_set_data64(sqe, RingData::of_tag(tag));
 }
 
+void IoRing::arm_timeout_at(uint64_t deadline_ns, uint32_t tag) noexcept {
+    io_uring_sqe* sqe = get_sqe();
+    if (sqe == nullptr) return;
+    timeout_.tv_sec = static_cast<int64_t>(deadline_ns / 1'000'000'000);
+    timeout_.tv_nsec = static_cast<long long>(deadline_ns % 1'000'000'000);
+    io_uring_prep_timeout(sqe, &timeout_, 0, IORING_TIMEOUT_ABS);
+    io_uring_sqe_set_data64(sqe, RingData::of_tag(tag));
+}
+
 void IoRing::cancel_timeout(uint32_t tag, uint32_t cancel_tag) noexcept {
     io_uring_sqe* sqe = get_sqe();
     if (sqe == nullptr) return;

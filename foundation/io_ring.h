@@ -118,6 +118,9 @@ class IoRing {
     // kernels answer -EINVAL). The kernel copies the timespec (which lives here) when the SQE
     // is submitted: submit() before arming another one. Several may be pending at once.
     void arm_timeout(uint64_t ns, uint32_t tag, bool repeat = false) noexcept;
+    // A one-shot timeout that fires at `deadline_ns` on CLOCK_MONOTONIC (IORING_TIMEOUT_ABS), or
+    // at once when that is past. Same rules as arm_timeout.
+    void arm_timeout_at(uint64_t deadline_ns, uint32_t tag) noexcept;
     // Cancels the timeout tagged `tag` (its last CQE: -ECANCELED); the cancel's own CQE comes
     // back as `cancel_tag`.
     void cancel_timeout(uint32_t tag, uint32_t cancel_tag) noexcept;

@@ -77,7 +77,7 @@ class BlkDeviceBlockSize : public ::testing::Test {
 
 TEST_F(BlkDeviceBlockSize, A4kNamespaceIsPresentedWith4kBlocksByDefault) {
     const auto backend = backing(4096);
-    VirtioBlk device(memory, backend, BlkDeviceOptions{"d", 1, 256, 0});
+    VirtioBlk device(memory, backend, BlkDeviceOptions{"d", 1, 256, 0, {}});
     const VirtioBlkConfig c = config(device);
     EXPECT_EQ(c.capacity, (64u << 20) / 512);
     EXPECT_EQ(c.blk_size, 4096u);
@@ -89,7 +89,7 @@ TEST_F(BlkDeviceBlockSize, A4kNamespaceIsPresentedWith4kBlocksByDefault) {
 
 TEST_F(BlkDeviceBlockSize, LogicalBlockSize512OnA4kNamespace) {
     const auto backend = backing(4096);
-    VirtioBlk device(memory, backend, BlkDeviceOptions{"d", 1, 256, 512});
+    VirtioBlk device(memory, backend, BlkDeviceOptions{"d", 1, 256, 512, {}});
     const VirtioBlkConfig c = config(device);
     EXPECT_EQ(c.capacity, (64u << 20) / 512);
     EXPECT_EQ(c.blk_size, 512u);
@@ -103,7 +103,7 @@ TEST_F(BlkDeviceBlockSize, LogicalBlockSize512OnA4kNamespace) {
 
 TEST_F(BlkDeviceBlockSize, LogicalBlockSize4096OnA512Namespace) {
     const auto backend = backing(512);
-    VirtioBlk device(memory, backend, BlkDeviceOptions{"d", 1, 256, 4096});
+    VirtioBlk device(memory, backend, BlkDeviceOptions{"d", 1, 256, 4096, {}});
     const VirtioBlkConfig c = config(device);
     EXPECT_EQ(c.blk_size, 4096u);
     EXPECT_EQ(c.topology.physical_block_exp, 0);
@@ -114,7 +114,7 @@ TEST_F(BlkDeviceBlockSize, LogicalBlockSize4096OnA512Namespace) {
 
 TEST_F(BlkDeviceBlockSize, AnImpossibleSizeIsRefused) {
     const auto backend = backing(4096);
-    EXPECT_THROW(VirtioBlk(memory, backend, BlkDeviceOptions{"d", 1, 256, 1000}),
+    EXPECT_THROW(VirtioBlk(memory, backend, BlkDeviceOptions{"d", 1, 256, 1000, {}}),
                  std::system_error);
 }
 

@@ -45,6 +45,10 @@ VirtioBlk::VirtioBlk(const GuestMemory& memory, std::shared_ptr<const Backing> b
     sizes_ = *sizes;
 
     drive_.name = options.name;
+    if (options.rate_limits.any()) {
+        limiter_ = std::make_unique<IoRateLimiter>(options.rate_limits, monotonic_ns());
+        drive_.limiter = limiter_.get();
+    }
     drive_.geometry.capacity_sectors = backing_->capacity() >> kVirtioBlkSectorShift;
     drive_.geometry.read_only = backing_->read_only();
     drive_.geometry.discard = backing_->supports_discard() && !backing_->read_only();

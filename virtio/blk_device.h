@@ -22,6 +22,8 @@ struct BlkDeviceOptions {
     uint16_t queue_size = 256;  // the largest size the driver may choose (<= 1024)
     // The block size presented to the guest (virtio/blk_block_size.h): 0 for the backing's own.
     uint32_t logical_block_size = 0;
+    // I/O limits for the whole drive, all queues together (none: no limiter at all).
+    IoRateLimits rate_limits;
 };
 
 class VirtioBlk final : public VirtioDevice {
@@ -52,11 +54,14 @@ class VirtioBlk final : public VirtioDevice {
     [[nodiscard]] const std::shared_ptr<const Backing>& backing() const { return backing_; }
     [[nodiscard]] const BlkBlockSizes& block_sizes() const { return sizes_; }
     [[nodiscard]] bool needs_reset() const;
+    // The drive's limiter; null without limits.
+    [[nodiscard]] IoRateLimiter* rate_limiter() const { return limiter_.get(); }
 
   private:
     std::shared_ptr<const Backing> backing_;
     BlkDeviceOptions options_;
     BlkBlockSizes sizes_;
+    std::unique_ptr<IoRateLimiter> limiter_;  // before drive_, which points at it
     BlkDriveInfo drive_;
     VirtioBlkConfig config_{};
     uint64_t features_ = 0;

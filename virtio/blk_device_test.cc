@@ -83,7 +83,7 @@ class BlkDeviceFeatures : public ::testing::Test {
         return traits;
     }
     uint64_t offered(const std::shared_ptr<const Backing>& backend, uint16_t queues = 1) {
-        const VirtioBlk device(memory, backend, BlkDeviceOptions{"d", queues, 256, 0});
+        const VirtioBlk device(memory, backend, BlkDeviceOptions{"d", queues, 256, 0, {}});
         return device.offered_features();
     }
     GuestMemory memory{1 << 20};
@@ -128,7 +128,7 @@ TEST_F(BlkDeviceFeatures, TheNullBackingIsAWritableDriveWithEverything) {
 TEST_F(BlkDeviceFeatures, MqWithTheConfiguredNumberOfQueues) {
     const auto backend = backing(capable());
     for (const uint16_t queues : {uint16_t{1}, uint16_t{2}, uint16_t{4}}) {
-        VirtioBlk device(memory, backend, BlkDeviceOptions{"d", queues, 256, 0});
+        VirtioBlk device(memory, backend, BlkDeviceOptions{"d", queues, 256, 0, {}});
         EXPECT_NE(device.offered_features() & bits({kMq}), 0u) << queues;
         EXPECT_EQ(device.queue_count(), queues);
         uint8_t num_queues[2] = {};

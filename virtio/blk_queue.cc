@@ -13,6 +13,7 @@ bool BlkQueue::activate(const SplitQueueConfig& config, VirtioInterrupt& interru
     std::lock_guard lock(mutex_);
     interrupt_ = &interrupt;
     used_pending_ = false;
+    throttled_until_ns_.store(0, std::memory_order_relaxed);
     notifications_on_ = true;
     const QueueError error = queue_.enable(config, memory_);
     if (error != QueueError::none) {
@@ -31,6 +32,7 @@ void BlkQueue::reset() {
     // generation, which push_used refuses, and the slot returns to the free list.
     queue_.reset();
     used_pending_ = false;
+    throttled_until_ns_.store(0, std::memory_order_relaxed);
     broken_.store(false, std::memory_order_relaxed);
 }
 
@@ -69,8 +71,20 @@ void BlkQueue::note_broken_locked(bool& became_broken) {
     became_broken = true;
 }
 
+bool BlkQueue::admitted_locked(const BlkRequest& request, uint64_t& now_ns) noexcept {
+    const bool moves_data =
+        request.type() == BlkRequestType::read || request.type() == BlkRequestType::write;
+    if (now_ns == 0) now_ns = monotonic_ns();
+    const uint64_t wait = drive_.limiter->admit(moves_data ? request.data_len() : 0, now_ns);
+    if (wait == 0) return true;
+    throttled_until_ns_.store(now_ns + wait, std::memory_order_relaxed);
+    return false;
+}
+
 unsigned BlkQueue::drain_locked(bool& became_broken) {
     if (!queue_.enabled() || engine_ == nullptr) return 0;
+    throttled_until_ns_.store(0, std::memory_order_relaxed);
+    uint64_t now_ns = 0;  // read when a rate limit first needs it
     // The ring may have been found corrupt since the last drain by finish_batch()'s re-check of
     // avail->idx (enable_notifications): the driver must hear about it however it was found.
     note_broken_locked(became_broken);
@@ -122,6 +136,16 @@ unsigned BlkQueue::drain_locked(bool& became_broken) {
             free_slots_.push_back(slot);
             continue;
         }
+        // A request the drive's rate limit holds back goes back into the ring, to be popped
+        // again when the limit lets it pass: throttled requests wait in the virtqueue, where the
+        // guest put them, not in a host-side queue.
+        if (drive_.limiter != nullptr && !admitted_locked(slot->request, now_ns) &&
+            queue_.unpop(chain_.token())) {
+            stats_.requests.fetch_sub(1, std::memory_order_relaxed);
+            free_slots_.push_back(slot);
+            --taken;
+            break;
+        }
         slot->token = std::move(chain_.token());
         slot->next_range = 0;
         ++in_flight_;
@@ -129,7 +153,8 @@ unsigned BlkQueue::drain_locked(bool& became_broken) {
     }
     // While requests are in flight their completions wake this thread anyway, so the driver's
     // kicks would only cost exits: ask it not to kick until we are idle again.
-    if (in_flight_ != 0 && notifications_on_) {
+    // A throttled queue is drained again when its time comes, kicks or not.
+    if ((in_flight_ != 0 || throttled_until_ns() != 0) && notifications_on_) {
         queue_.disable_notifications();
         notifications_on_ = false;
     }
@@ -219,7 +244,7 @@ bool BlkQueue::finish_batch() {
             interrupt_->signal_queue(index_);
         }
     }
-    if (in_flight_ == 0 && !queue_.broken()) {
+    if (in_flight_ == 0 && !queue_.broken() && throttled_until_ns() == 0) {
         // Idle: the driver must kick us for its next request. With EVENT_IDX that means
         // publishing avail_event = what we consumed, after every batch, not only on the
         // transition from busy to idle. The call re-reads avail->idx afterwards: chains the

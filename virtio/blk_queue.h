@@ -17,6 +17,7 @@
 #include "foundation/io_ring.h"
 #include "foundation/log.h"
 #include "storage/engine.h"
+#include "storage/io_rate_limiter.h"
 #include "virtio/blk_request.h"
 #include "virtio/descriptor_chain.h"
 #include "virtio/split_queue.h"
@@ -29,6 +30,9 @@ struct BlkDriveInfo {
     BlkGeometry geometry;
     std::array<uint8_t, VIRTIO_BLK_ID_BYTES> id{};
     std::string name;  // for log lines: the drive id
+    // The drive's I/O limits (storage/io_rate_limiter.h); null when it has none, and then the
+    // queues pay nothing for the feature.
+    IoRateLimiter* limiter = nullptr;
 };
 
 struct BlkQueueStats {
@@ -64,6 +68,13 @@ class BlkQueue {
     // True once the ring turned out corrupt: the transport must set DEVICE_NEEDS_RESET.
     [[nodiscard]] bool broken() const { return broken_.load(std::memory_order_relaxed); }
     [[nodiscard]] const BlkQueueStats& stats() const { return stats_; }
+    // When the drive's rate limit stopped the last drain (the next request is left in the ring):
+    // the CLOCK_MONOTONIC time at which it may pass; 0 when not throttled. The owner must drain
+    // again then (its service arms a timer): the driver is not asked to kick meanwhile.
+    [[nodiscard]] uint64_t throttled_until_ns() const {
+        return throttled_until_ns_.load(std::memory_order_relaxed);
+    }
+    [[nodiscard]] bool rate_limited() const { return drive_.limiter != nullptr; }
     // Requests submitted to the engine and not completed yet.
     [[nodiscard]] bool busy() const { return in_flight_.load(std::memory_order_relaxed) != 0; }
 
@@ -84,6 +95,9 @@ class BlkQueue {
     [[nodiscard]] InFlight* take_slot_locked() noexcept;
     void on_complete(InFlight& slot, int32_t result) noexcept;
     unsigned drain_locked(bool& became_broken);
+    // The drive's rate limit lets `request` start now (else throttled_until_ns_ is set).
+    // `now_ns`: read once per drain, on the first request that needs it.
+    [[nodiscard]] bool admitted_locked(const BlkRequest& request, uint64_t& now_ns) noexcept;
     // Reports a ring found corrupt (once per reset): log line, broken(), became_broken.
     void note_broken_locked(bool& became_broken);
     // Locked variants.
@@ -109,6 +123,7 @@ class BlkQueue {
     std::atomic<uint32_t> in_flight_{0};
     bool used_pending_ = false;     // entries pushed since the last publish
     bool notifications_on_ = true;  // whether the driver is asked to kick us
+    std::atomic<uint64_t> throttled_until_ns_{0};
     std::atomic<bool> broken_{false};
     BlkQueueStats stats_;
     RateLimiter log_limit_;

@@ -339,3 +339,86 @@ TEST_F(BlkQueueTest, ACorruptIndexFoundByTheReCheckIsReported) {
 
 }  // namespace
 }  // namespace nvmevm
+
+namespace nvmevm {
+namespace {
+
+// A drive with I/O limits (docs/rate-limits.md): what the limit holds back stays in the ring,
+// unanswered and not popped, until the bucket has tokens again.
+class BlkQueueRateLimitTest : public BlkQueueTest {
+  protected:
+    static constexpr uint64_t kHour = 3600ull * 1'000'000'000;
+    // Buckets that do not refill within the test unless it changes them.
+    BlkQueueRateLimitTest() { drive_.limiter = &limiter_; }
+    IoRateLimiter limiter_{
+        IoRateLimits{TokenBucketConfig{2, kHour, 0}, TokenBucketConfig{3 * 4096, kHour, 0}},
+        monotonic_ns()};
+};
+
+TEST_F(BlkQueueRateLimitTest, RequestsPastTheLimitWaitInTheRing) {
+    const Chain r1 = add_read(0, 4096), r2 = add_read(8, 4096), r3 = add_read(16, 4096);
+    const uint64_t before = monotonic_ns();
+    // Two operations in the bucket: the third request is left where the guest put it.
+    EXPECT_EQ(queue_.drain(), 2u);
+    EXPECT_EQ(engine_.held.size(), 2u);
+    const uint64_t until = queue_.throttled_until_ns();
+    // The next operation token is half an hour away (2 per hour).
+    EXPECT_GE(until, before + kHour / 2);
+    EXPECT_LE(until, monotonic_ns() + kHour / 2);
+    EXPECT_EQ(queue_.stats().requests.load(), 2u);
+    EXPECT_EQ(limiter_.throttled(), 1u);
+    engine_.complete_all();
+    // Nothing in flight, but the queue is throttled: the driver is not asked to kick (the
+    // owner comes back on its timer), and draining again takes nothing.
+    EXPECT_FALSE(queue_.finish_batch());
+    EXPECT_EQ(q_.used_flags(), VIRTQ_USED_F_NO_NOTIFY);
+    EXPECT_EQ(queue_.drain(), 0u);
+    EXPECT_EQ(q_.used_idx(), 2);
+    EXPECT_EQ(status_of(r3), kUnwritten);
+
+    // A change of limits takes effect at once: 1000 operations per millisecond.
+    limiter_.reconfigure(IoRateLimits{TokenBucketConfig{1000, 1'000'000, 0}, std::nullopt},
+                         monotonic_ns());
+    const uint64_t changed = monotonic_ns();
+    while (monotonic_ns() < changed + 1'000'000) {
+    }
+    EXPECT_EQ(queue_.drain(), 1u);
+    EXPECT_EQ(queue_.throttled_until_ns(), 0u);
+    engine_.complete_all();
+    EXPECT_FALSE(queue_.finish_batch());
+    EXPECT_EQ(used(0, 3), (Used{{r1.head, 4097}, {r2.head, 4097}, {r3.head, 4097}}));
+    EXPECT_EQ(q_.used_flags(), 0);  // idle and unthrottled: kicks are wanted again
+}
+
+TEST_F(BlkQueueRateLimitTest, BytesAreCountedForReadsAndWritesOnly) {
+    // Three 4 KiB pages of bytes and two operations: a flush and GET_ID cost no bytes, and
+    // GET_ID, answered by the device itself, no operation either.
+    add_request(VIRTIO_BLK_T_GET_ID, 0, 20, true);
+    add_request(VIRTIO_BLK_T_FLUSH, 0, 0, false);
+    add_write(0, 8192);
+    const Chain held_back = add_write(16, 8192);  // 16 KiB in all: more than the 12 KiB
+    EXPECT_EQ(queue_.drain(), 3u);
+    EXPECT_NE(queue_.throttled_until_ns(), 0u);
+    EXPECT_EQ(engine_.held.size(), 2u);
+    engine_.complete_all();
+    EXPECT_FALSE(queue_.finish_batch());
+    EXPECT_EQ(q_.used_idx(), 3);
+    EXPECT_EQ(status_of(held_back), kUnwritten);
+    // A reset forgets the throttling with the ring; the chain left in it is the driver's again.
+    queue_.reset();
+    EXPECT_EQ(queue_.throttled_until_ns(), 0u);
+}
+
+TEST_F(BlkQueueRateLimitTest, ARequestBiggerThanTheBucketPassesWhenItIsFull) {
+    // 64 KiB against a 12 KiB bytes bucket: it passes (the bucket is full), and the next one
+    // waits for the debt to be repaid.
+    add_read(0, 65536);
+    add_read(128, 4096);
+    EXPECT_EQ(queue_.drain(), 1u);
+    EXPECT_NE(queue_.throttled_until_ns(), 0u);
+    engine_.complete_all();
+    EXPECT_FALSE(queue_.finish_batch());
+}
+
+}  // namespace
+}  // namespace nvmevm

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <system_error>
 
 #include "foundation/log.h"
@@ -21,6 +23,8 @@ constexpr uint64_t kWatchdogNs = 2'000'000;
 // The reap tags of the polling tick (kPollTickNs) and of its cancellation.
 constexpr uint32_t kPollTickTag = 0x7fff'fffd;
 constexpr uint32_t kPollTickCancelTag = 0x7fff'fffb;
+// The reap tag of the rate limit's wake-up (DeadlineTimer).
+constexpr uint32_t kThrottleWakeTag = 0x7fff'fffa;
 }  // namespace
 
 BlkVcpuService::BlkVcpuService(const GuestMemory& memory, unsigned ring_entries,
@@ -28,7 +32,8 @@ BlkVcpuService::BlkVcpuService(const GuestMemory& memory, unsigned ring_entries,
     : memory_(memory),
       ring_(ring_entries, ring_flags),
       watchdog_(ring_, kWatchdogNs, kWatchdogTag, kWatchdogCancelTag),
-      poll_tick_(ring_, kPollTickNs, kPollTickTag, kPollTickCancelTag) {
+      poll_tick_(ring_, kPollTickNs, kPollTickTag, kPollTickCancelTag),
+      throttle_wake_(ring_, kThrottleWakeTag) {
     if (poll_ring_flags != 0)
         poll_ring_ = std::make_unique<IoRing>(ring_entries, poll_ring_flags | IORING_SETUP_IOPOLL);
     // FLUSH (fsync), DISCARD (fallocate) and I/O the kernel cannot do inline complete on an
@@ -63,6 +68,7 @@ void BlkVcpuService::add_queue(const std::shared_ptr<VirtioBlk>& device, uint16_
     }
     BlkQueue& q = device->queue(queue);
     q.attach_engine(*engine);
+    has_limits_ = has_limits_ || q.rate_limited();
     // The doorbell poll stays on the main ring even for a polled drive: an IOPOLL ring cannot
     // carry it.
     queues_.push_back({device.get(), &q, device->queue_eventfd(queue), polled});
@@ -105,9 +111,24 @@ void BlkVcpuService::register_buffers_once() noexcept {
 // queues, nothing interrupts anyone; the command is done when someone polls). While one is in
 // flight a second timeout, kPollTickNs, brings this thread out of KVM_RUN to poll. Each tick
 // costs a vCPU exit and the poll; it runs only while polled commands are out.
+//
+// A queue held back by its drive's rate limit has nothing in flight to end KVM_RUN for it: a
+// one-shot timeout at the time its tokens arrive does (throttle_wake_). Its expiry can be lost to
+// the same race as any completion's, so the watchdog runs while a queue is throttled too: at
+// worst a throttled request starts 2 ms late, and the tokens it waited for are still there.
 void BlkVcpuService::arm_timers_if_busy() noexcept {
-    watchdog_.arm_if(busy());
+    if (has_limits_) arm_throttle_wake();
+    watchdog_.arm_if(throttled_ || busy());
     poll_tick_.arm_if(polled_busy());
+}
+
+void BlkVcpuService::arm_throttle_wake() noexcept {
+    uint64_t earliest = UINT64_MAX;
+    for (const Owned& owned : queues_)
+        if (const uint64_t until = owned.queue->throttled_until_ns(); until != 0)
+            earliest = std::min(earliest, until);
+    throttled_ = earliest != UINT64_MAX;
+    if (throttled_) throttle_wake_.arm_by(earliest);
 }
 
 bool BlkVcpuService::completions_stuck(uint32_t& mark) const noexcept {
@@ -145,7 +166,9 @@ void BlkVcpuService::service() noexcept {
         unsigned progress = ring_.reap([this](uint32_t tag, int32_t res) noexcept {
             // Most tagged CQEs are doorbell kicks: only a timer's own asks whether it is needed.
             if (watchdog_.owns(tag))
-                (void)watchdog_.on_completion(tag, res, busy());
+                (void)watchdog_.on_completion(tag, res, throttled_ || busy());
+            else if (throttle_wake_.owns(tag))
+                (void)throttle_wake_.on_completion(tag);
             else if (poll_tick_.owns(tag))
                 (void)poll_tick_.on_completion(tag, res, polled_busy());
         });

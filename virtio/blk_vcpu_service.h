@@ -15,6 +15,7 @@
 #include <memory>
 #include <vector>
 
+#include "foundation/deadline_timer.h"
 #include "foundation/io_ring.h"
 #include "foundation/ring_timer.h"
 #include "foundation/vcpu_work.h"
@@ -70,6 +71,8 @@ class BlkVcpuService final : public VcpuWork {
     [[nodiscard]] bool polled_busy() const noexcept;
     unsigned reap_polled() noexcept;
     void arm_timers_if_busy() noexcept;
+    // Arms throttle_wake_ for the earliest time a throttled queue may go on; sets throttled_.
+    void arm_throttle_wake() noexcept;
 
     const GuestMemory& memory_;
     IoRing ring_;
@@ -77,8 +80,11 @@ class BlkVcpuService final : public VcpuWork {
     std::vector<Owned> queues_;
     std::vector<std::pair<std::shared_ptr<VirtioBlk>, std::unique_ptr<BlockEngine>>> engines_;
 
-    RingTimer watchdog_;   // 2 ms while anything is in flight
-    RingTimer poll_tick_;  // kPollTickNs while polled commands are in flight
+    RingTimer watchdog_;           // 2 ms while anything is in flight
+    RingTimer poll_tick_;          // kPollTickNs while polled commands are in flight
+    DeadlineTimer throttle_wake_;  // when a queue held back by a rate limit may go on
+    bool has_limits_ = false;      // a drive served here has I/O limits
+    bool throttled_ = false;       // a queue served here is held back by its drive's limit
     bool buffers_registered_ = false;
     bool buffers_failed_ = false;
 };

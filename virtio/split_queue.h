@@ -88,6 +88,13 @@ class SplitQueue {
     // return it (with used length 0 unless chain_shape_known(error)).
     [[nodiscard]] PopResult pop(DescriptorChain& out);
 
+    // Puts back the chain pop() returned last, so that the next pop() returns it again (walked
+    // afresh from guest memory): for a request the device may not start yet (a drive's rate
+    // limit). `token` must be the one that pop() gave, with nothing popped since; then it is
+    // consumed and true returned. Otherwise nothing changes and false is returned: the chain is
+    // still owed an answer.
+    [[nodiscard]] bool unpop(ChainToken& token);
+
     // True when a chain is waiting (reads avail->idx if everything seen so far was popped).
     [[nodiscard]] bool has_available();
 
@@ -143,6 +150,8 @@ class SplitQueue {
     uint16_t signalled_used_ = 0;    // used->idx when we last decided about an interrupt
     uint32_t outstanding_ = 0;
     uint32_t generation_ = 0;
+    bool can_unpop_ = false;  // the last pop() may be undone (nothing popped or reset since)
+    uint16_t last_popped_head_ = 0;
 };
 
 }  // namespace nvmevm

@@ -26,6 +26,41 @@ class SplitQueueTest : public ::testing::Test {
     uint64_t leaks_at_start_ = ChainToken::leaks();
 };
 
+// unpop() gives back the chain popped last, and only that one: the next pop returns it again.
+TEST_F(SplitQueueTest, UnpopReturnsTheLastChainToTheRing) {
+    TestVirtqueue q(8);
+    const uint16_t first = q.add_chain({{0x1000, 16, false}});
+    const uint16_t second = q.add_chain({{0x2000, 16, false}});
+    SplitQueue queue;
+    ASSERT_EQ(queue.enable(q.config(), q.memory()), QueueError::none);
+    DescriptorChain a, b;
+    ASSERT_EQ(queue.pop(a), PopResult::chain);
+    ASSERT_EQ(queue.pop(b), PopResult::chain);
+    EXPECT_EQ(queue.outstanding(), 2u);
+    // Not the last one popped: refused, and still owed.
+    EXPECT_FALSE(queue.unpop(a.token()));
+    EXPECT_TRUE(a.token().owed());
+    EXPECT_TRUE(queue.unpop(b.token()));
+    EXPECT_FALSE(b.token().owed());
+    EXPECT_EQ(queue.outstanding(), 1u);
+    EXPECT_EQ(queue.last_avail_idx(), 1);
+    // Twice is refused: that would give back a chain popped before it.
+    EXPECT_FALSE(queue.unpop(b.token()));
+    DescriptorChain again;
+    ASSERT_EQ(queue.pop(again), PopResult::chain);
+    EXPECT_EQ(again.head(), second);
+    EXPECT_EQ(a.head(), first);
+    EXPECT_TRUE(queue.push_used(std::move(a.token()), 0));
+    EXPECT_TRUE(queue.push_used(std::move(again.token()), 0));
+    // After a reset, an old token cannot go back.
+    DescriptorChain stale;
+    (void)q.add_chain({{0x3000, 16, false}});
+    ASSERT_EQ(queue.pop(stale), PopResult::chain);
+    queue.reset();
+    EXPECT_FALSE(queue.unpop(stale.token()));
+    stale.token().forget();
+}
+
 TEST_F(SplitQueueTest, ValidConfigurationEnables) {
     TestVirtqueue q(256);
     SplitQueue queue;

@@ -76,6 +76,7 @@ void BlockDevices::add_drives(const VmConfig& config, const GuestMemory& memory,
             drive_config.queues != 0 ? drive_config.queues : static_cast<uint16_t>(config.vcpus);
         options.queue_size = drive_config.queue_size;
         options.logical_block_size = drive_config.logical_block_size;
+        options.rate_limits = drive_config.rate_limits;
         drive->device = std::make_shared<VirtioBlk>(memory, drive->backing, options);
         if (const BlkBlockSizes& sizes = drive->device->block_sizes(); sizes.emulated()) {
             logf(LogLevel::info,
@@ -150,6 +151,8 @@ BlockDevices::Totals BlockDevices::totals() const {
             totals.interrupts += stats.interrupts.load(std::memory_order_relaxed);
             totals.errors += stats.errors.load(std::memory_order_relaxed);
         }
+        if (const IoRateLimiter* limiter = drive->device->rate_limiter())
+            totals.throttled += limiter->throttled();
     }
     return totals;
 }

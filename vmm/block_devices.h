@@ -54,6 +54,7 @@ class BlockDevices {
         uint64_t requests = 0;
         uint64_t interrupts = 0;
         uint64_t errors = 0;
+        uint64_t throttled = 0;  // times a drive's rate limit held a queue back
     };
     [[nodiscard]] Totals totals() const;
 

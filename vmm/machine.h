@@ -19,7 +19,8 @@ struct MachineCounters {
     uint64_t blk_requests = 0;
     uint64_t blk_interrupts = 0;
     uint64_t blk_errors = 0;
-    uint64_t stall_kicks = 0;  // vCPUs kicked out of KVM_RUN over completions left waiting
+    uint64_t blk_throttled = 0;  // times a drive's rate limit held a queue back
+    uint64_t stall_kicks = 0;    // vCPUs kicked out of KVM_RUN over completions left waiting
 };
 
 [[nodiscard]] VmOutcome run_machine(const VmConfig& config);

@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "storage/io_rate_limiter.h"
+
 namespace nvmevm {
 
 // Where a value came from: a place in a config file, or a command-line flag.
@@ -77,6 +79,8 @@ struct DriveConfig {
     uint32_t logical_block_size = 0;
     // Polled completions (IORING_SETUP_IOPOLL) on a second ring per vCPU: NVMe engine only.
     bool poll = false;
+    // Token buckets for operations and bytes (docs/rate-limits.md); none by default.
+    IoRateLimits rate_limits;
     SourceLocation where;         // the [[drive]] table
     SourceLocation path_where;    // the path value
     SourceLocation engine_where;  // the engine value; empty file: not given (use `where`)
