@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "foundation/io_ring.h"
-#include "storage/io_rate_limiter.h"  // monotonic_ns
+#include "foundation/monotonic_clock.h"
 
 namespace nvmevm {
 namespace {

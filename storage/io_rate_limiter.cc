@@ -1,7 +1,5 @@
 #include "storage/io_rate_limiter.h"
 
-#include <time.h>
-
 #include <algorithm>
 
 namespace nvmevm {
@@ -44,12 +42,6 @@ void IoRateLimiter::reconfigure(const IoRateLimits& limits, uint64_t now_ns) {
     std::lock_guard lock(mutex_);
     reconfigure_bucket(ops_, limits.ops, now_ns);
     reconfigure_bucket(bytes_, limits.bytes, now_ns);
-}
-
-uint64_t monotonic_ns() noexcept {
-    timespec now{};
-    ::clock_gettime(CLOCK_MONOTONIC, &now);
-    return static_cast<uint64_t>(now.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(now.tv_nsec);
 }
 
 }  // namespace nvmevm

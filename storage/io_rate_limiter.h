@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 
+#include "foundation/monotonic_clock.h"
 #include "foundation/token_bucket.h"
 
 namespace nvmevm {
@@ -44,8 +45,5 @@ class IoRateLimiter {
     std::optional<TokenBucket> bytes_;
     std::atomic<uint64_t> throttled_{0};
 };
-
-// CLOCK_MONOTONIC in nanoseconds: the clock the limiters of a running VM use.
-[[nodiscard]] uint64_t monotonic_ns() noexcept;
 
 }  // namespace nvmevm
