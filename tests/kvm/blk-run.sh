@@ -12,6 +12,9 @@
 #   --expect CODE      expected exit code (default 16: the suite passed)
 #   --require TEXT     every device must also print "PASS TEXT" (repeatable), for what a test
 #                      promises beyond the defaults, e.g. "mq (2 vCPUs at once"
+#   --rate-limit TOML  the drives' [drive.rate_limit] lines (docs/rate-limits.md), e.g.
+#                      'ops = { size = 20, refill_time_ms = 10 }'; the run must then also show
+#                      that the limit held requests back (blk_throttled > 0 in the stats line)
 # With the default --expect, the run passes only with the lines tests/kvm/blk-expect.sh
 # requires of the mode: one device per drive, every device PASSing every check of a feature
 # nvmevm offers, and no SKIP off its allow-list.
@@ -22,7 +25,7 @@ set -uo pipefail
 . "$(dirname "$0")/blk-expect.sh"
 nvmevm=$1 guest=$2
 shift 2
-vcpus=1 drives=1 size=8 read_only=false dir="" engine=uring expect=16 required=()
+vcpus=1 drives=1 size=8 read_only=false dir="" engine=uring expect=16 required=() rate_limit=
 while [ $# -gt 0 ]; do
   case $1 in
     --vcpus) vcpus=$2; shift 2 ;;
@@ -33,6 +36,7 @@ while [ $# -gt 0 ]; do
     --engine) engine=$2; shift 2 ;;
     --expect) expect=$2; shift 2 ;;
     --require) required+=("$2"); shift 2 ;;
+    --rate-limit) rate_limit=$2; shift 2 ;;
     --) shift; break ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
@@ -90,6 +94,7 @@ path = "$disk"
 read_only = $read_only
 engine = "$engine"
 TOML
+  [ -n "$rate_limit" ] && printf '[drive.rate_limit]\n%s\n' "$rate_limit" >>"$config"
 done
 before=$(sha256sum "${disks[@]}" | awk '{print $1}')
 out=$work/out.log
@@ -107,6 +112,10 @@ if grep -q "FAIL" "$out"; then
   fail=1
 fi
 if [ "$expect" -eq 16 ] && ! guest_lines_verdict "$out" >&2; then
+  fail=1
+fi
+if [ -n "$rate_limit" ] && ! grep -q "blk_throttled=[1-9]" "$out"; then
+  echo "FAIL: the drives have a rate limit, but it never held a request back" >&2
   fail=1
 fi
 if $read_only && [ "$before" != "$after" ]; then
