@@ -1,7 +1,9 @@
 #include "vmm/block_devices.h"
 
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
+#include <string>
 
 #include "boot/acpi_tables.h"
 #include "foundation/log.h"
@@ -21,6 +23,24 @@ void write_config32(PciDevice& device, uint32_t offset, uint32_t value) {
     const uint8_t bytes[4] = {static_cast<uint8_t>(value), static_cast<uint8_t>(value >> 8),
                               static_cast<uint8_t>(value >> 16), static_cast<uint8_t>(value >> 24)};
     device.config_write(offset, bytes);
+}
+
+// One line per limited drive: what its buckets hold and how fast they refill.
+void log_rate_limits(const DriveConfig& drive) {
+    const auto bucket = [](const char* what, const std::optional<TokenBucketConfig>& b) {
+        if (!b) return std::string();
+        char text[160];
+        std::snprintf(text, sizeof text, " %s %llu per %.3f ms", what,
+                      static_cast<unsigned long long>(b->size),
+                      static_cast<double>(b->refill_time_ns) / 1e6);
+        std::string out = text;
+        if (b->one_time_burst != 0) out += " + " + std::to_string(b->one_time_burst) + " once";
+        return out;
+    };
+    if (!drive.rate_limits.any()) return;
+    logf(LogLevel::info, "drive %s: I/O limits:%s%s", drive.id.c_str(),
+         bucket("operations", drive.rate_limits.ops).c_str(),
+         bucket("bytes", drive.rate_limits.bytes).c_str());
 }
 
 }  // namespace
@@ -109,6 +129,7 @@ void BlockDevices::add_drives(const VmConfig& config, const GuestMemory& memory,
              std::string(to_string(d.engine)).c_str(),
              drive_config.poll ? " (polled completions, IORING_SETUP_IOPOLL)" : "", slot,
              static_cast<unsigned long long>(bar), options.queues, d.device->block_sizes().logical);
+        log_rate_limits(drive_config);
         ++slot;
     }
 }
