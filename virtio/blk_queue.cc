@@ -71,11 +71,32 @@ void BlkQueue::note_broken_locked(bool& became_broken) {
     became_broken = true;
 }
 
+// The bytes a request costs against a bandwidth limit: the data of a read or a write, and the
+// ranges of a WRITE_ZEROES (the device may have to write every one of those bytes, and a guest
+// must not get around its limit with them, as QEMU's throttling also counts them). A DISCARD
+// writes no data and costs none; a flush neither.
+uint64_t BlkQueue::limited_bytes(const BlkRequest& request) noexcept {
+    switch (request.type()) {
+        case BlkRequestType::read:
+        case BlkRequestType::write:
+            return request.data_len();
+        case BlkRequestType::write_zeroes: {
+            uint64_t bytes = 0;
+            for (const BlkRange& range : request.ranges())
+                bytes += uint64_t{range.num_sectors} << kVirtioBlkSectorShift;
+            return bytes;
+        }
+        case BlkRequestType::flush:
+        case BlkRequestType::discard:
+        case BlkRequestType::get_id:
+            break;
+    }
+    return 0;
+}
+
 bool BlkQueue::admitted_locked(const BlkRequest& request, uint64_t& now_ns) noexcept {
-    const bool moves_data =
-        request.type() == BlkRequestType::read || request.type() == BlkRequestType::write;
     if (now_ns == 0) now_ns = monotonic_ns();
-    const uint64_t wait = drive_.limiter->admit(moves_data ? request.data_len() : 0, now_ns);
+    const uint64_t wait = drive_.limiter->admit(limited_bytes(request), now_ns);
     if (wait == 0) return true;
     throttled_until_ns_.store(now_ns + wait, std::memory_order_relaxed);
     return false;

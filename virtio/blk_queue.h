@@ -98,6 +98,7 @@ class BlkQueue {
     // The drive's rate limit lets `request` start now (else throttled_until_ns_ is set).
     // `now_ns`: read once per drain, on the first request that needs it.
     [[nodiscard]] bool admitted_locked(const BlkRequest& request, uint64_t& now_ns) noexcept;
+    [[nodiscard]] static uint64_t limited_bytes(const BlkRequest& request) noexcept;
     // Reports a ring found corrupt (once per reset): log line, broken(), became_broken.
     void note_broken_locked(bool& became_broken);
     // Locked variants.

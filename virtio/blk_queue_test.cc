@@ -349,7 +349,20 @@ class BlkQueueRateLimitTest : public BlkQueueTest {
   protected:
     static constexpr uint64_t kHour = 3600ull * 1'000'000'000;
     // Buckets that do not refill within the test unless it changes them.
-    BlkQueueRateLimitTest() { drive_.limiter = &limiter_; }
+    BlkQueueRateLimitTest() {
+        drive_.limiter = &limiter_;
+        drive_.geometry.write_zeroes = true;
+        drive_.geometry.max_write_zeroes_sectors = 1024;
+        drive_.geometry.max_write_zeroes_seg = 4;
+    }
+    // A DISCARD or WRITE_ZEROES of one range of `sectors` from sector 0.
+    void add_range_request(uint32_t type, uint32_t sectors) {
+        const uint64_t header = q_.alloc(16), range = q_.alloc(16), status = q_.alloc(1);
+        q_.write_obj(header, VirtioBlkReqHeader{type, 0, 0});
+        const VirtioBlkDiscardWriteZeroes one{0, sectors, 0};
+        q_.write(range, &one, sizeof one);
+        (void)q_.add_chain({{header, 16, false}, {range, 16, false}, {status, 1, true}});
+    }
     IoRateLimiter limiter_{
         IoRateLimits{TokenBucketConfig{2, kHour, 0}, TokenBucketConfig{3 * 4096, kHour, 0}},
         monotonic_ns()};
@@ -390,7 +403,7 @@ TEST_F(BlkQueueRateLimitTest, RequestsPastTheLimitWaitInTheRing) {
     EXPECT_EQ(q_.used_flags(), 0);  // idle and unthrottled: kicks are wanted again
 }
 
-TEST_F(BlkQueueRateLimitTest, BytesAreCountedForReadsAndWritesOnly) {
+TEST_F(BlkQueueRateLimitTest, BytesAreCountedForReadsAndWrites) {
     // Three 4 KiB pages of bytes and two operations: a flush and GET_ID cost no bytes, and
     // GET_ID, answered by the device itself, no operation either.
     add_request(VIRTIO_BLK_T_GET_ID, 0, 20, true);
@@ -407,6 +420,26 @@ TEST_F(BlkQueueRateLimitTest, BytesAreCountedForReadsAndWritesOnly) {
     // A reset forgets the throttling with the ring; the chain left in it is the driver's again.
     queue_.reset();
     EXPECT_EQ(queue_.throttled_until_ns(), 0u);
+}
+
+// WRITE_ZEROES may make the device write every byte of its ranges: it costs them. A DISCARD
+// writes nothing and costs no bytes.
+TEST_F(BlkQueueRateLimitTest, WriteZeroesCostTheirBytesAndDiscardsNone) {
+    add_range_request(VIRTIO_BLK_T_WRITE_ZEROES, 32);  // 16 KiB against a 12 KiB bucket
+    add_read(0, 4096);
+    EXPECT_EQ(queue_.drain(), 1u);  // the bucket was full: it passes, leaving 4 KiB of debt
+    EXPECT_NE(queue_.throttled_until_ns(), 0u);
+    engine_.complete_all();
+    EXPECT_FALSE(queue_.finish_batch());
+}
+
+TEST_F(BlkQueueRateLimitTest, DiscardsCostNoBytes) {
+    add_range_request(VIRTIO_BLK_T_DISCARD, 1024);  // 512 KiB
+    add_read(0, 4096);
+    EXPECT_EQ(queue_.drain(), 2u);
+    EXPECT_EQ(queue_.throttled_until_ns(), 0u);
+    engine_.complete_all();
+    EXPECT_FALSE(queue_.finish_batch());
 }
 
 TEST_F(BlkQueueRateLimitTest, ARequestBiggerThanTheBucketPassesWhenItIsFull) {
