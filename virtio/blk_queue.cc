@@ -104,7 +104,7 @@ bool BlkQueue::admitted_locked(const BlkRequest& request, uint64_t& now_ns) noex
 
 unsigned BlkQueue::drain_locked(bool& became_broken) {
     if (!queue_.enabled() || engine_ == nullptr) return 0;
-    throttled_until_ns_.store(0, std::memory_order_relaxed);
+    if (drive_.limiter != nullptr) throttled_until_ns_.store(0, std::memory_order_relaxed);
     uint64_t now_ns = 0;  // read when a rate limit first needs it
     // The ring may have been found corrupt since the last drain by finish_batch()'s re-check of
     // avail->idx (enable_notifications): the driver must hear about it however it was found.
