@@ -135,12 +135,11 @@ TEST(BenchLine, ParsesTheGuestsObject) {
 TEST(BenchLine, FoundAfterALinePrefixAndUnknownFieldsIgnored) {
     std::string error;
     const auto r = parse_bench_output(
-        "nvmevm test guest: NVMEVM-BENCH {\"future\":{\"x\":[1]},\"ops\":1,\"elapsed_ns\":2,"
+        "nvmevm test guest: NVMEVM-BENCH {\"future\":{\"x\":[1,[]]},\"ops\":1,\"elapsed_ns\":2,"
         "\"iops\":3,\"lat_ns\":{\"p50\":4,\"p99\":5,\"p999\":6,\"max\":7}}\n",
         error);
-    // Arrays are not part of the contract: refused, and said so.
-    EXPECT_FALSE(r);
-    EXPECT_NE(error.find("bad JSON"), std::string::npos) << error;
+    ASSERT_TRUE(r) << error;
+    EXPECT_TRUE(r->devices.empty());
     const auto ok = parse_bench_output(
         "x: NVMEVM-BENCH {\"new\":true,\"ops\":1,\"elapsed_ns\":2,\"iops\":3,"
         "\"lat_ns\":{\"p50\":4,\"p99\":5,\"p999\":6,\"max\":7,\"p9999\":8}}",
@@ -160,6 +159,76 @@ TEST(BenchLine, SaysWhatIsWrong) {
     fails("NVMEVM-BENCH {\"ops\":1,", "bad JSON");
     fails("NVMEVM-BENCH not json", "bad JSON");
     fails(std::string(kGuestLine) + "\n" + kGuestLine + "\n", "more than one");
+}
+
+// The line of `bench devices=2`: the figures of all jobs, then one object per device.
+constexpr const char* kTwoDeviceLine =
+    "NVMEVM-BENCH {\"rw\":\"randread\",\"bs\":4096,\"qd\":8,\"jobs\":2,\"mode\":\"poll\","
+    "\"ops\":2000,\"elapsed_ns\":10000000,\"iops\":200000,\"mbps\":819.2,"
+    "\"lat_ns\":{\"p50\":30000,\"p99\":45000,\"p999\":60000,\"max\":90000},"
+    "\"kicks\":250,\"interrupts\":0,\"errors\":0,\"devices\":["
+    "{\"ops\":1000,\"iops\":350000,\"mbps\":1433.6,"
+    "\"lat_ns\":{\"p50\":20000,\"p99\":25000,\"p999\":26000,\"max\":27000}},"
+    "{\"ops\":1000,\"iops\":100000,\"mbps\":409.6,"
+    "\"lat_ns\":{\"p50\":40000,\"p99\":45000,\"p999\":60000,\"max\":90000}}]}";
+
+TEST(BenchLine, ParsesTheDevicesArray) {
+    std::string error;
+    const auto r = parse_bench_output(std::string(kTwoDeviceLine) + "\n", error);
+    ASSERT_TRUE(r) << error;
+    EXPECT_EQ(r->ops, 2000u);  // the totals keep their meaning
+    EXPECT_DOUBLE_EQ(r->lat_ns.p50, 30000);
+    ASSERT_EQ(r->devices.size(), 2u);
+    EXPECT_EQ(r->devices[0].ops, 1000u);
+    EXPECT_DOUBLE_EQ(r->devices[0].iops, 350000);
+    EXPECT_DOUBLE_EQ(r->devices[0].mbps, 1433.6);
+    EXPECT_DOUBLE_EQ(r->devices[0].lat_ns.p99, 25000);
+    EXPECT_DOUBLE_EQ(r->devices[1].iops, 100000);
+    EXPECT_DOUBLE_EQ(r->devices[1].lat_ns.p50, 40000);
+    EXPECT_DOUBLE_EQ(r->devices[1].lat_ns.max, 90000);
+    EXPECT_NE(r->json.find("\"devices\":[{"), std::string::npos);  // kept for --json's "guest"
+}
+
+TEST(BenchLine, AMalformedDevicesArrayIsRefusedSayingWhy) {
+    const std::string head =
+        "NVMEVM-BENCH {\"ops\":1,\"elapsed_ns\":2,\"iops\":3,"
+        "\"lat_ns\":{\"p50\":4,\"p99\":5,\"p999\":6,\"max\":7},\"devices\":";
+    const std::string device =
+        "{\"ops\":1,\"iops\":2,\"mbps\":3,\"lat_ns\":{\"p50\":4,\"p99\":5,\"p999\":6,"
+        "\"max\":7}}";
+    const auto fails = [&head](const std::string& devices, const std::string& why) {
+        std::string error;
+        EXPECT_FALSE(parse_bench_output(head + devices + "}", error)) << devices;
+        EXPECT_NE(error.find(why), std::string::npos) << "error: " << error << "\nwant: " << why;
+    };
+    fails("3", "\"devices\" is not an array");
+    fails("{\"ops\":1}", "\"devices\" is not an array");
+    fails("[1]", "devices[0] is not an object");
+    fails("[" + device + ",null]", "devices[1] is not an object");
+    fails("[{\"ops\":1}]", "devices[0] has no number \"iops\"");
+    fails("[{\"ops\":1,\"iops\":2,\"mbps\":3,\"lat_ns\":{\"p50\":4}}]",
+          "devices[0] has no number \"lat_ns.p99\"");
+    fails("[{\"ops\":\"many\",\"iops\":2}]", "has no number \"ops\"");
+    fails("[" + device, "bad JSON");
+    fails("[" + device + ",]", "bad JSON");
+    fails("[[[[[1]]]]]", "nested too deep");
+    std::string many = "[" + device;
+    for (size_t i = 1; i <= kMaxBenchResultDevices; ++i) many += "," + device;
+    fails(many + "]", "array too long");
+    // Counts past what 64 bits hold saturate, negative ones read 0.
+    std::string error;
+    const auto huge = parse_bench_output(
+        head +
+            "[{\"ops\":1e300,\"iops\":2,\"mbps\":3,\"lat_ns\":{\"p50\":4,\"p99\":5,"
+            "\"p999\":6,\"max\":7}},{\"ops\":-5,\"iops\":2,\"mbps\":3,\"lat_ns\":{"
+            "\"p50\":4,\"p99\":5,\"p999\":6,\"max\":7}}]}",
+        error);
+    ASSERT_TRUE(huge) << error;
+    EXPECT_EQ(huge->devices.at(0).ops, UINT64_MAX);
+    EXPECT_EQ(huge->devices.at(1).ops, 0u);
+    const auto empty = parse_bench_output(head + "[]}", error);
+    ASSERT_TRUE(empty) << error;
+    EXPECT_TRUE(empty->devices.empty());
 }
 
 struct Result {
