@@ -57,6 +57,38 @@ TEST(BenchWords, AreTheGuestContract) {
     o.ops = 2000;
     EXPECT_EQ(bench_guest_words(o, 1),
               "bench rw=randwrite bs=8192 qd=32 ops=2000 mode=irq jobs=2 tsc_khz=1");
+    // devices= only where there are several: older guests know no such word.
+    o.devices = 1;
+    EXPECT_EQ(bench_guest_words(o, 1).find("devices"), std::string::npos);
+    o.devices = 2;
+    EXPECT_EQ(bench_guest_words(o, 1),
+              "bench rw=randwrite bs=8192 qd=32 ops=2000 mode=irq jobs=2 devices=2 tsc_khz=1");
+}
+
+TEST(BenchDevices, NeedTheDrivesAndAJobEach) {
+    const auto problem = [](BenchOptions o, uint32_t vcpus, size_t drives) {
+        return finish_bench_options(o, vcpus, drives);
+    };
+    BenchOptions o;
+    o.null_mib = 64;
+    EXPECT_EQ(problem(o, 1, 1), "");  // one device: nothing to check
+    o.devices = 2;
+    EXPECT_NE(problem(o, 2, 1).find("--devices 2 needs that many drives: give --config"),
+              std::string::npos);
+    o.null_mib.reset();
+    o.drive = "/dev/null";
+    EXPECT_NE(problem(o, 2, 1).find("give --config"), std::string::npos);
+    o.drive.clear();
+    o.config = "vm.toml";
+    EXPECT_EQ(problem(o, 2, 2), "");
+    EXPECT_EQ(problem(o, 4, 3), "");
+    EXPECT_NE(problem(o, 2, 1).find("--devices 2 but vm.toml has 1 drive(s)"), std::string::npos);
+    EXPECT_NE(problem(o, 1, 2).find("needs a job per device, but there are 1"), std::string::npos);
+    EXPECT_NE(problem(o, 1, 2).find("add --vcpus 2"), std::string::npos);
+    o.jobs = 1;  // fewer jobs than vCPUs, by choice
+    EXPECT_NE(problem(o, 4, 2).find("give --jobs 2"), std::string::npos);
+    o.jobs = 2;
+    EXPECT_EQ(problem(o, 2, 2), "");
 }
 
 // A clock the test moves by hand. advance() lets one second pass and returns once the line has
@@ -453,6 +485,70 @@ TEST_F(BenchCli, AConfigsDrivesAndMachine) {
     EXPECT_EQ(last_config.memory_mib, 96u);
     EXPECT_CONTAINS(last_config.cmdline, "jobs=2");
     EXPECT_CONTAINS(last_config.cmdline, "runtime_ms=5000");
+}
+
+// A config with two null drives, for --devices.
+std::string two_drive_config(TempDir& dir) {
+    return dir
+        .write("vm.toml",
+               "[machine]\nvcpus = 2\nmemory_mib = 128\n[[drive]]\nid = \"a\"\nengine = "
+               "\"null\"\n[[drive]]\nid = \"b\"\nengine = \"null\"\n")
+        .string();
+}
+
+TEST_F(BenchCli, DevicesNeedAConfigWithTheDrivesAndAJobEach) {
+    TempDir dir;
+    const std::string config = two_drive_config(dir);
+    usage_error({"bench", "--null", "64", "--devices", "2", "--vcpus", "2"},
+                "--devices 2 needs that many drives: give --config FILE");
+    usage_error({"bench", "--drive", "/dev/null", "--devices", "2", "--vcpus", "2"},
+                "--devices 2 needs that many drives");
+    usage_error({"bench", "--config", config, "--devices", "3", "--vcpus", "3"}, "has 2 drive(s)");
+    usage_error({"bench", "--config", config, "--devices", "2", "--vcpus", "1"},
+                "needs a job per device");
+    usage_error({"bench", "--config", config, "--devices", "2", "--jobs", "1"}, "give --jobs 2");
+    usage_error({"bench", "--config", config, "--devices", "0"}, "--devices");
+    usage_error({"bench", "--config", config, "--devices", "9"}, "--devices");
+}
+
+TEST_F(BenchCli, DevicesGoToTheGuestAndComeBackPerDevice) {
+    TempDir dir;
+    const std::string config = two_drive_config(dir);
+    console = std::string(kTwoDeviceLine) + "\n";
+    const Result r =
+        run({"bench", "--config", config, "--devices", "2", "--ops", "2000", "--no-progress"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(last_config.cmdline,
+              "bench rw=randread bs=4096 qd=1 ops=2000 mode=poll jobs=2 devices=2 tsc_khz=2000000");
+    EXPECT_CONTAINS(r.out,
+                    "  device 0: IOPS=350.0k, BW=1433.6MB/s, 1000 requests, lat (usec): "
+                    "p50=20.00, p99=25.00");
+    EXPECT_CONTAINS(r.out,
+                    "  device 1: IOPS=100.0k, BW=409.6MB/s, 1000 requests, lat (usec): "
+                    "p50=40.00, p99=45.00");
+
+    const Result json = run({"bench", "--config", config, "--devices", "2", "--ops", "2000",
+                             "--no-progress", "--json"});
+    ASSERT_EQ(json.code, 0) << json.err;
+    EXPECT_CONTAINS(json.out,
+                    ",\"errors\":0,\"devices\":[{\"ops\":1000,\"iops\":350000.0,\"mbps\":1433.600,"
+                    "\"lat_ns\":{\"p50\":20000,\"p99\":25000,\"p999\":26000,\"max\":27000}},"
+                    "{\"ops\":1000,");
+    // Scripts reach the figures at the top level, and the guest's own line stays whole.
+    std::string error;
+    const auto back = parse_bench_output("NVMEVM-BENCH " + json.out, error);
+    ASSERT_TRUE(back) << error;
+    ASSERT_EQ(back->devices.size(), 2u);
+    EXPECT_DOUBLE_EQ(back->devices[1].lat_ns.p99, 45000);
+    EXPECT_CONTAINS(json.out, "\"guest\":{\"rw\":\"randread\"");
+    EXPECT_CONTAINS(json.out, "\"max\":90000}}]}}");
+
+    // One device: no per-device lines, no array.
+    console = std::string(kGuestLine) + "\n";
+    const Result one = run({"bench", "--config", config, "--ops", "2000", "--no-progress"});
+    ASSERT_EQ(one.code, 0) << one.err;
+    EXPECT_EQ(one.out.find("device 0"), std::string::npos);
+    EXPECT_EQ(last_config.cmdline.find("devices"), std::string::npos);
 }
 
 }  // namespace
