@@ -153,7 +153,8 @@ int run_bench(const BenchOptions& given, std::ostream& out, std::ostream& err,
         err << kError << e.what() << "\n";
         return exit_code::usage;
     }
-    if (const std::string problem = finish_bench_options(o, config.vcpus); !problem.empty()) {
+    if (const std::string problem = finish_bench_options(o, config.vcpus, config.drives.size());
+        !problem.empty()) {
         err << "nvmevm: error: " << problem << "\n";
         return exit_code::usage;
     }

@@ -34,6 +34,26 @@ std::string check_block_size(const std::string& text) {
            "\" is not a block size: give 512 to 1M bytes, a multiple of 512 (4096, 4k, 64K, 1m)";
 }
 
+// --devices: the drives must be there (only --config has more than one) and each needs a job
+// of its own (the guest spreads jobs j over devices j % N).
+std::string check_devices(const BenchOptions& o, uint32_t vcpus, size_t drives, bool jobs_given) {
+    if (o.devices == 1) return {};
+    const std::string n = std::to_string(o.devices);
+    if (o.config.empty())
+        return "bench: --devices " + n +
+               " needs that many drives: give --config FILE; --drive and --null give one";
+    if (o.devices > drives)
+        return "bench: --devices " + n + " but " + o.config.string() + " has " +
+               std::to_string(drives) + " drive(s)";
+    if (o.jobs < o.devices) {
+        std::string fix = vcpus < o.devices ? "add --vcpus " + n : "";
+        if (jobs_given) fix += (fix.empty() ? "give --jobs " : " and --jobs ") + n;
+        return "bench: --devices " + n + " needs a job per device, but there are " +
+               std::to_string(o.jobs) + " (one per vCPU unless --jobs says): " + fix;
+    }
+    return {};
+}
+
 }  // namespace
 
 std::optional<uint32_t> parse_block_size(std::string_view text) {
@@ -116,6 +136,10 @@ void add_bench_options(CLI::App& app, BenchOptions& o) {
         ->check(CLI::Range(uint32_t{1}, kMaxBenchQueueDepth));
     app.add_option("--jobs", o.jobs, "Jobs, each on its own vCPU and queue (default: one per vCPU)")
         ->check(CLI::Range(uint32_t{1}, kMaxVcpus));
+    app.add_option("--devices", o.devices,
+                   "Drive the first N drives of --config at once, jobs spread over them "
+                   "(default 1)")
+        ->check(CLI::Range(uint32_t{1}, kMaxBenchDevices));
     app.add_option_function<uint32_t>(
            "--vcpus", [&o](const uint32_t& v) { o.vcpus = v; },
            "vCPUs (default: the config's, else 1)")
@@ -169,7 +193,7 @@ void add_bench_options(CLI::App& app, BenchOptions& o) {
         "Do not confine nvmevm's threads with seccomp");
 }
 
-std::string finish_bench_options(BenchOptions& o, uint32_t vcpus) {
+std::string finish_bench_options(BenchOptions& o, uint32_t vcpus, size_t drives) {
     if (o.drive.empty() && !o.null_mib && o.config.empty())
         return "bench: say what to benchmark: --drive PATH, --null SIZE_MIB or --config FILE";
     const bool limited = o.iops_limit || o.bw_limit;
@@ -178,6 +202,7 @@ std::string finish_bench_options(BenchOptions& o, uint32_t vcpus) {
                "give the drives [drive.rate_limit] in the file";
     if (o.limit_refill_ms && !limited)
         return "bench: --limit-refill-ms applies to --iops-limit or --bw-limit: give one";
+    const bool jobs_given = o.jobs != 0;
     if (o.jobs == 0) o.jobs = vcpus;
     if (o.jobs > vcpus) {
         return "bench: --jobs " + std::to_string(o.jobs) +
@@ -185,6 +210,8 @@ std::string finish_bench_options(BenchOptions& o, uint32_t vcpus) {
                "vCPU), but the VM has " +
                std::to_string(vcpus) + ": add --vcpus " + std::to_string(o.jobs);
     }
+    if (std::string problem = check_devices(o, vcpus, drives, jobs_given); !problem.empty())
+        return problem;
     if (o.ops == 0 && o.runtime_ms == 0) o.runtime_ms = kDefaultBenchRuntimeMs;
     return {};
 }
@@ -194,8 +221,9 @@ std::string bench_guest_words(const BenchOptions& o, uint64_t tsc_khz) {
         "bench rw=" + o.rw + " bs=" + std::to_string(o.bs) + " qd=" + std::to_string(o.qd);
     words +=
         o.ops ? " ops=" + std::to_string(o.ops) : " runtime_ms=" + std::to_string(o.runtime_ms);
-    words += " mode=" + o.mode + " jobs=" + std::to_string(o.jobs) +
-             " tsc_khz=" + std::to_string(tsc_khz);
+    words += " mode=" + o.mode + " jobs=" + std::to_string(o.jobs);
+    if (o.devices > 1) words += " devices=" + std::to_string(o.devices);
+    words += " tsc_khz=" + std::to_string(tsc_khz);
     return words;
 }
 

@@ -27,6 +27,7 @@ struct BenchOptions {
     uint32_t bs = 4096;                  // bytes per request
     uint32_t qd = 1;                     // requests in flight per job
     uint32_t jobs = 0;                   // 0: one per vCPU
+    uint32_t devices = 1;                // --devices N: the first N drives at once (--config)
     std::optional<uint32_t> vcpus;       // default: the config's, else 1
     std::optional<uint64_t> memory_mib;  // default: the config's, else enough for the buffers
     uint64_t runtime_ms = 0;             // --runtime SECONDS; neither this nor ops: 5 s
@@ -48,6 +49,8 @@ inline constexpr uint64_t kDefaultBenchRuntimeMs = 5000;
 inline constexpr uint32_t kMinBenchBlockSize = 512;
 inline constexpr uint32_t kMaxBenchBlockSize = 1u << 20;
 inline constexpr uint32_t kMaxBenchQueueDepth = 1024;
+// The virtio-blk devices the guest drives at once (its kMaxBlkDevices).
+inline constexpr uint32_t kMaxBenchDevices = 8;
 
 // "4096", "4k", "4K", "64KiB", "1m", "1M" (binary multiples); nullopt unless the result is a
 // multiple of 512 from 512 to 1 MiB.
@@ -70,12 +73,13 @@ inline constexpr uint64_t kDefaultLimitRefillMs = 10;
 // Adds the `bench` options to `app` (the subcommand), writing into `options`.
 void add_bench_options(CLI::App& app, BenchOptions& options);
 
-// The checks that involve several options; returns what is wrong, or an empty string.
-// Fills in the defaults that depend on other options (jobs).
-[[nodiscard]] std::string finish_bench_options(BenchOptions& options, uint32_t vcpus);
+// The checks that involve several options and the machine (its vCPUs, its drives); returns
+// what is wrong, or an empty string. Fills in the defaults that depend on other options (jobs).
+[[nodiscard]] std::string finish_bench_options(BenchOptions& options, uint32_t vcpus,
+                                               size_t drives);
 
 // The guest's command line: "bench rw=randread bs=4096 qd=32 runtime_ms=5000 mode=poll jobs=1
-// tsc_khz=2400000".
+// tsc_khz=2400000", with "devices=N" after jobs= only for N > 1 (older guests know no such word).
 [[nodiscard]] std::string bench_guest_words(const BenchOptions& options, uint64_t tsc_khz);
 
 }  // namespace nvmevm

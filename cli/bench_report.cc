@@ -51,6 +51,34 @@ std::string json_string(const std::string& text) {
     return out + "\"";
 }
 
+// One line per device when the guest drove several: where a throttled drive's latency shows
+// beside an unthrottled one's.
+void append_device_lines(std::string& out, const BenchResult& g) {
+    for (size_t i = 0; i < g.devices.size(); ++i) {
+        const BenchDeviceResult& d = g.devices[i];
+        appendf(out,
+                "  device %zu: IOPS=%s, BW=%.1fMB/s, %llu requests, lat (usec): p50=%.2f, "
+                "p99=%.2f, p99.9=%.2f, max=%.2f\n",
+                i, short_count(d.iops).c_str(), d.mbps, static_cast<unsigned long long>(d.ops),
+                d.lat_ns.p50 / 1e3, d.lat_ns.p99 / 1e3, d.lat_ns.p999 / 1e3, d.lat_ns.max / 1e3);
+    }
+}
+
+// ,"devices":[{"ops":N,"iops":F,"mbps":F,"lat_ns":{...}}, ...], or nothing for one device.
+void append_device_json(std::string& out, const BenchResult& g) {
+    if (g.devices.empty()) return;
+    out += ",\"devices\":[";
+    for (size_t i = 0; i < g.devices.size(); ++i) {
+        const BenchDeviceResult& d = g.devices[i];
+        appendf(out,
+                "%s{\"ops\":%llu,\"iops\":%.1f,\"mbps\":%.3f,\"lat_ns\":{\"p50\":%.0f,"
+                "\"p99\":%.0f,\"p999\":%.0f,\"max\":%.0f}}",
+                i == 0 ? "" : ",", static_cast<unsigned long long>(d.ops), d.iops, d.mbps,
+                d.lat_ns.p50, d.lat_ns.p99, d.lat_ns.p999, d.lat_ns.max);
+    }
+    out += "]";
+}
+
 double iops_per_cpu_second(const BenchResult& g, const BenchHostFigures& h) {
     return h.cpu_ns ? static_cast<double>(g.ops) * 1e9 / static_cast<double>(h.cpu_ns) : 0.0;
 }
@@ -69,6 +97,7 @@ std::string format_bench_summary(const BenchResult& g, const BenchHostFigures& h
             static_cast<unsigned long long>(g.errors));
     appendf(out, "  lat (usec): p50=%.2f, p99=%.2f, p99.9=%.2f, max=%.2f\n", g.lat_ns.p50 / 1e3,
             g.lat_ns.p99 / 1e3, g.lat_ns.p999 / 1e3, g.lat_ns.max / 1e3);
+    append_device_lines(out, g);
     appendf(out, "  guest: kicks=%llu (%.3f/req), interrupts=%llu (%.3f/req)\n",
             static_cast<unsigned long long>(g.kicks), per(g.kicks, g.ops),
             static_cast<unsigned long long>(g.interrupts), per(g.interrupts, g.ops));
@@ -106,6 +135,7 @@ std::string format_bench_json(const BenchResult& g, const BenchHostFigures& h) {
             g.lat_ns.p99, g.lat_ns.p999, g.lat_ns.max);
     appendf(out, ",\"kicks\":%llu,\"interrupts\":%llu,\"errors\":%llu", u(g.kicks), u(g.interrupts),
             u(g.errors));
+    append_device_json(out, g);
     appendf(out, ",\"host\":{\"cpu_ns\":%llu,\"wall_ns\":%llu,\"iops_per_cpu_s\":%.1f", u(h.cpu_ns),
             u(h.wall_ns), iops_per_cpu_second(g, h));
     appendf(out,

@@ -74,6 +74,13 @@ int apply_word(const Word& word, BenchOptions* options) {
         options->jobs = static_cast<unsigned>(number);
         return 1;
     }
+    if (word.has_prefix("devices=", &value)) {
+        if (!parse_decimal(value, kBenchMaxDevices, &number) || number == 0) {
+            return -1;
+        }
+        options->devices = static_cast<unsigned>(number);
+        return 1;
+    }
     if (word.has_prefix("tsc_khz=", &value)) {
         if (!parse_decimal(value, kBenchMaxTscKhz, &number) || number == 0) {
             return -1;

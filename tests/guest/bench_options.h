@@ -17,6 +17,8 @@ inline constexpr uint64_t kBenchMaxOps = uint64_t{1} << 40;
 inline constexpr uint64_t kBenchMaxRuntimeMs = 3'600'000;
 inline constexpr uint64_t kBenchMaxJobs = 1024;
 inline constexpr uint64_t kBenchMaxTscKhz = 100'000'000;
+// devices=: as many as the guest drives (kMaxBlkDevices, mode_blk_common.h).
+inline constexpr uint64_t kBenchMaxDevices = 8;
 
 struct BenchOptions {
     BenchRw rw = BenchRw::kRandRead;
@@ -27,6 +29,7 @@ struct BenchOptions {
     uint64_t runtime_ms = 0;  // 0: run for `ops`
     bool irq = false;         // mode=irq (or the `irq` word without mode=)
     unsigned jobs = 0;        // 0: one per vCPU
+    unsigned devices = 1;     // virtio-blk devices driven at once; job j on device j % devices
     uint64_t tsc_khz = 0;     // 0: not given
 };
 

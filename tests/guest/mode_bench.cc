@@ -1,15 +1,22 @@
-// `bench`: a block-I/O microbenchmark on the first virtio-blk device, one line of JSON for
-// `nvmevm bench` and the comparison scripts (README.md, "bench"):
+// `bench`: a block-I/O microbenchmark on the first virtio-blk device (or the first N with
+// devices=N), one line of JSON for `nvmevm bench` and the comparison scripts (README.md,
+// "bench"):
 //
 //   NVMEVM-BENCH {"rw":"randread","bs":4096,"qd":32,"jobs":2,"mode":"poll","ops":N,
 //                 "elapsed_ns":N,"iops":N,"mbps":F,"lat_ns":{"p50":N,"p99":N,"p999":N,
 //                 "max":N},"kicks":N,"interrupts":N,"errors":N}
 //
-// One job per vCPU, job j on vCPU j driving queue j alone. Each job keeps qd requests in
+// and, with devices=N for N > 1, before the closing brace: ,"devices":[{"ops":N,"iops":N,
+// "mbps":F,"lat_ns":{...}}, ...], one object per device in device order.
+//
+// One job per vCPU, job j on vCPU j driving queue j / N of device j % N alone (N = 1: queue
+// j), so that every device gets jobs and a throttled device's requests wait beside the
+// others' without sharing a queue or a vCPU with them. Each job keeps qd requests in
 // flight: it submits qd, then for every batch of completions it finds, resubmits each
 // finished slot with a new offset and kicks once (the driver skips the doorbell when the
 // device suppressed notifications). Latency per request: TSC at submission to TSC when the
-// completion is seen, into a log-linear histogram; the jobs' histograms are merged.
+// completion is seen, into a log-linear histogram; the jobs' histograms are merged (for the
+// per-device figures, those of the device's jobs).
 // Completions are found by spinning on the used ring in ring 3 (mode=poll) or by halting
 // until the queue's MSI-X interrupt (mode=irq).
 //
@@ -34,7 +41,8 @@ extern "C" uint8_t __image_end[];
 namespace guest {
 namespace {
 
-constexpr unsigned kMaxJobs = Virtqueue::kMaxQueues;
+constexpr unsigned kMaxJobs = kMaxCpus;  // one per vCPU
+static_assert(kBenchMaxDevices == kMaxBlkDevices, "devices= allows what the guest can find");
 constexpr unsigned kMaxSlots = Virtqueue::kMaxSize;  // a request needs a descriptor at least
 constexpr uint64_t kPage = 4096;
 // Only the write-back part of the identity map (README.md: 0-3 GiB) holds buffers.
@@ -44,8 +52,10 @@ constexpr uint64_t kStallCycles = 30'000'000'000;
 constexpr uint8_t kStatusBenchFailed = 1;
 
 struct Job {
-    void reset(unsigned j) {
+    void reset(unsigned j, unsigned on_device, unsigned on_queue) {
         index = j;
+        device = on_device;
+        queue = on_queue;
         target = runtime_ticks = 0;
         buffers = nullptr;
         seq_begin = seq_end = seq_next = 0;
@@ -54,7 +64,9 @@ struct Job {
         latency.clear();
     }
 
-    unsigned index = 0;   // its vCPU and its queue
+    unsigned index = 0;   // its vCPU, and its row in the per-job arrays below
+    unsigned device = 0;  // in g_drives
+    unsigned queue = 0;   // on that device
     uint64_t target = 0;  // requests to submit; ~0: until the deadline
     uint64_t runtime_ticks = 0;
     uint8_t* buffers = nullptr;
@@ -73,22 +85,43 @@ struct Job {
     LatencyHistogram latency;
 };
 
-struct Bench {
-    BenchOptions options;
+// One device under test.
+struct Drive {
     BlkDevice device;
     uint64_t blocks = 0;  // the disk in bs units
+    bool indirect = false;
+    unsigned segments = 0;  // descriptors of one request's data
+};
+
+struct Bench {
+    BenchOptions options;
+    unsigned devices = 0;  // in g_drives, started (or being started): stop_devices stops them
     unsigned qd = 0;
     unsigned jobs = 0;
-    bool indirect = false;
     Barrier* barrier = nullptr;
 };
 
 Bench g_bench;
+Drive g_drives[kMaxBlkDevices];
 Job g_jobs[kMaxJobs];
 BlkRequest g_requests[kMaxJobs][kMaxSlots];
 uint64_t g_submitted_at[kMaxJobs][kMaxSlots];
 bool g_busy[kMaxJobs][kMaxSlots];
 LatencyHistogram g_merged;
+LineBuffer g_line;  // 2 KiB: kept off the stack
+
+void stop_devices() {
+    for (unsigned d = 0; d < g_bench.devices; ++d) {
+        g_drives[d].device.stop();
+    }
+}
+
+// Ends a `bench: FAIL ...` line the caller began.
+[[noreturn]] void fail_end() {
+    put_char('\n');
+    stop_devices();
+    exit_vm(kStatusBenchFailed);
+}
 
 [[noreturn]] void fail(const char* what, uint64_t number = ~uint64_t{0}, const char* rest = "") {
     put_line_start("bench: FAIL ");
@@ -97,9 +130,7 @@ LatencyHistogram g_merged;
         put_dec(number);
         put_str(rest);
     }
-    put_char('\n');
-    g_bench.device.stop();
-    exit_vm(kStatusBenchFailed);
+    fail_end();
 }
 
 void note(const char* what, uint64_t number, const char* rest) {
@@ -161,6 +192,7 @@ bool is_write(Job& job) {
 }
 
 uint64_t next_block(Job& job) {
+    const Drive& drive = g_drives[job.device];
     switch (g_bench.options.rw) {
         case BenchRw::kRead:
         case BenchRw::kWrite: {
@@ -171,20 +203,21 @@ uint64_t next_block(Job& job) {
             return block;
         }
         default:
-            return job.rng.below(g_bench.blocks);
+            return job.rng.below(drive.blocks);
     }
 }
 
 // Fills and adds slot i of the job (no kick). False if the driver refused it.
 bool submit_slot(Job& job, unsigned slot) {
-    Bench& b = g_bench;
+    const Bench& b = g_bench;
+    Drive& drive = g_drives[job.device];
     BlkRequest& request = g_requests[job.index][slot];
     uint32_t type = is_write(job) ? kBlkTOut : kBlkTIn;
     uint64_t sector = next_block(job) * (b.options.bs / kSectorSize);
-    b.device.prepare(&request, type, sector, job.buffers + uint64_t{slot} * b.options.bs,
-                     b.options.bs, 1, b.indirect && slot < Virtqueue::kMaxIndirect);
+    drive.device.prepare(&request, type, sector, job.buffers + uint64_t{slot} * b.options.bs,
+                         b.options.bs, 1, drive.indirect && slot < Virtqueue::kMaxIndirect);
     g_submitted_at[job.index][slot] = rdtsc();
-    if (!b.device.submit(job.index, &request)) {
+    if (!drive.device.submit(job.queue, &request)) {
         return false;
     }
     g_busy[job.index][slot] = true;
@@ -194,13 +227,13 @@ bool submit_slot(Job& job, unsigned slot) {
 void run_job(void* arg) {
     Job& job = *static_cast<Job*>(arg);
     Bench& b = g_bench;
-    BlkDevice& device = b.device;
-    const unsigned q = job.index;
+    BlkDevice& device = g_drives[job.device].device;
+    const unsigned q = job.queue;
     const unsigned cpu = this_cpu();
     const bool irq = device.interrupts();
-    bool* busy = g_busy[q];
-    BlkRequest* requests = g_requests[q];
-    uint64_t* submitted_at = g_submitted_at[q];
+    bool* busy = g_busy[job.index];
+    BlkRequest* requests = g_requests[job.index];
+    uint64_t* submitted_at = g_submitted_at[job.index];
 
     // Warm-up, not counted: one round of qd requests on the job's queue. The first requests
     // after a device starts can be far slower than the rest (nvmevm's first request: ~40 ms).
@@ -285,37 +318,86 @@ void run_job(void* arg) {
     job.interrupts = irq_events(cpu) - irq_before;
 }
 
-// The contract line (README.md): integers, mbps with one decimal.
-void print_result(const TscRate& tsc) {
-    Bench& b = g_bench;
+// What a set of jobs did together: all of them, or those of one device. add_up also merges
+// their latency histograms into g_merged.
+struct Totals {
     uint64_t ops = 0;
     uint64_t errors = 0;
     uint64_t kicks = 0;
     uint64_t interrupts = 0;
-    uint64_t first = ~uint64_t{0};
+    uint64_t first = ~uint64_t{0};  // TSC: the earliest start, the latest end
     uint64_t last = 0;
+};
+constexpr unsigned kAllDevices = ~0u;
+
+Totals add_up(unsigned device) {
+    Totals t;
     g_merged.clear();
-    for (unsigned j = 0; j < b.jobs; ++j) {
+    for (unsigned j = 0; j < g_bench.jobs; ++j) {
         const Job& job = g_jobs[j];
-        ops += job.completed;
-        errors += job.errors;
-        kicks += job.kicks;
-        interrupts += job.interrupts;
-        first = job.start_tsc < first ? job.start_tsc : first;
-        last = job.end_tsc > last ? job.end_tsc : last;
+        if (device != kAllDevices && job.device != device) {
+            continue;
+        }
+        t.ops += job.completed;
+        t.errors += job.errors;
+        t.kicks += job.kicks;
+        t.interrupts += job.interrupts;
+        t.first = job.start_tsc < t.first ? job.start_tsc : t.first;
+        t.last = job.end_tsc > t.last ? job.end_tsc : t.last;
         g_merged.merge(job.latency);
     }
-    uint64_t elapsed_ticks = last > first ? last - first : 1;
-    auto to_ns = [&](uint64_t ticks) { return tsc.khz != 0 ? ticks_to_ns(ticks, tsc.khz) : ticks; };
-    uint64_t elapsed_ns = to_ns(elapsed_ticks);
-    if (elapsed_ns == 0) {
-        elapsed_ns = 1;
-    }
-    uint64_t iops = mul_div(ops, 1'000'000'000, elapsed_ns);
-    // MB/s (10^6 bytes) in tenths: ops * bs * 10^9 / elapsed_ns / 10^6 * 10.
-    uint64_t mbps_tenths = mul_div(ops * b.options.bs, 10'000, elapsed_ns);
+    return t;
+}
 
-    LineBuffer line;
+// Times in ns; TSC ticks when the rate is unknown (the guest said so).
+uint64_t to_ns(uint64_t ticks, const TscRate& tsc) {
+    return tsc.khz != 0 ? ticks_to_ns(ticks, tsc.khz) : ticks;
+}
+
+uint64_t elapsed_ns_of(const Totals& t, const TscRate& tsc) {
+    uint64_t ns = to_ns(t.last > t.first ? t.last - t.first : 1, tsc);
+    return ns != 0 ? ns : 1;
+}
+
+// ,"iops":N,"mbps":F,"lat_ns":{...} of a set of jobs (g_merged holds their latencies).
+void put_rates(LineBuffer& line, const Totals& t, uint64_t elapsed_ns, const TscRate& tsc) {
+    line.str(",\"iops\":");
+    line.u64(mul_div(t.ops, 1'000'000'000, elapsed_ns));
+    // MB/s (10^6 bytes) in tenths: ops * bs * 10^9 / elapsed_ns / 10^6 * 10.
+    line.str(",\"mbps\":");
+    line.tenths(mul_div(t.ops * g_bench.options.bs, 10'000, elapsed_ns));
+    line.str(",\"lat_ns\":{\"p50\":");
+    line.u64(to_ns(g_merged.percentile(50, 100), tsc));
+    line.str(",\"p99\":");
+    line.u64(to_ns(g_merged.percentile(99, 100), tsc));
+    line.str(",\"p999\":");
+    line.u64(to_ns(g_merged.percentile(999, 1000), tsc));
+    line.str(",\"max\":");
+    line.u64(to_ns(g_merged.max(), tsc));
+    line.str("}");
+}
+
+// ,"devices":[{"ops":N,"iops":N,"mbps":F,"lat_ns":{...}}, ...]: each device over its own
+// jobs' span of time, so a throttled device's rate is not diluted by a faster one's.
+void put_devices(LineBuffer& line, const TscRate& tsc) {
+    line.str(",\"devices\":[");
+    for (unsigned d = 0; d < g_bench.devices; ++d) {
+        Totals t = add_up(d);
+        line.str(d == 0 ? "{\"ops\":" : ",{\"ops\":");
+        line.u64(t.ops);
+        put_rates(line, t, elapsed_ns_of(t, tsc), tsc);
+        line.str("}");
+    }
+    line.str("]");
+}
+
+// The contract line (README.md): integers, mbps with one decimal.
+void print_result(const TscRate& tsc) {
+    const Bench& b = g_bench;
+    LineBuffer& line = g_line;
+    Totals all = add_up(kAllDevices);
+    uint64_t elapsed_ns = elapsed_ns_of(all, tsc);
+
     line.str("NVMEVM-BENCH {\"rw\":\"");
     line.str(bench_rw_name(b.options.rw));
     line.str("\",\"bs\":");
@@ -327,29 +409,163 @@ void print_result(const TscRate& tsc) {
     line.str(",\"mode\":\"");
     line.str(b.options.irq ? "irq" : "poll");
     line.str("\",\"ops\":");
-    line.u64(ops);
+    line.u64(all.ops);
     line.str(",\"elapsed_ns\":");
     line.u64(elapsed_ns);
-    line.str(",\"iops\":");
-    line.u64(iops);
-    line.str(",\"mbps\":");
-    line.tenths(mbps_tenths);
-    line.str(",\"lat_ns\":{\"p50\":");
-    line.u64(to_ns(g_merged.percentile(50, 100)));
-    line.str(",\"p99\":");
-    line.u64(to_ns(g_merged.percentile(99, 100)));
-    line.str(",\"p999\":");
-    line.u64(to_ns(g_merged.percentile(999, 1000)));
-    line.str(",\"max\":");
-    line.u64(to_ns(g_merged.max()));
-    line.str("},\"kicks\":");
-    line.u64(kicks);
+    put_rates(line, all, elapsed_ns, tsc);
+    line.str(",\"kicks\":");
+    line.u64(all.kicks);
     line.str(",\"interrupts\":");
-    line.u64(interrupts);
+    line.u64(all.interrupts);
     line.str(",\"errors\":");
-    line.u64(errors);
+    line.u64(all.errors);
+    if (b.devices > 1) {
+        put_devices(line, tsc);
+    }
     line.str("}\n");
     put_chars(line.data(), line.size());
+}
+
+// Starts the first `count` virtio-blk devices, each with its share of the ring memory
+// (several devices run at once, so they cannot reuse each other's).
+void start_devices(const Context& context, unsigned count) {
+    PciFunction found[kMaxBlkDevices];
+    unsigned present = find_blk_devices(found);
+    if (present == 0) {
+        fail("no modern virtio-blk device (1af4:1042) on bus 0");
+    }
+    if (present < count) {
+        put_line_start("bench: FAIL devices=");
+        put_dec(count);
+        put_str(" but the VM has ");
+        put_dec(present);
+        put_str(" virtio-blk device(s)");
+        fail_end();
+    }
+    BlkOptions blk = blk_options_from(context);
+    blk.interrupts = g_bench.options.irq;
+    unsigned sets = Virtqueue::kMemorySets / count;
+    blk.max_queues = sets < Virtqueue::kMaxQueues ? sets : Virtqueue::kMaxQueues;
+    for (unsigned d = 0; d < count; ++d) {
+        blk.queue_memory = d * blk.max_queues;
+        g_bench.devices = d + 1;  // stop_devices then resets it, whatever start left
+        const char* error = nullptr;
+        if (!g_drives[d].device.start(found[d], blk, &error)) {
+            put_line_start("bench: FAIL device start: ");
+            put_str(error);
+            if (count > 1) {
+                put_str(" (device ");
+                put_dec(d);
+                put_str(")");
+            }
+            fail_end();
+        }
+    }
+}
+
+// Jobs that get a queue of their own: job j needs queue j / N of device j % N, so the first
+// job past a device's queues ends the list.
+unsigned jobs_with_queues(unsigned jobs) {
+    const unsigned n = g_bench.devices;
+    for (unsigned j = 0; j < jobs; ++j) {
+        if (j / n >= g_drives[j % n].device.queue_count()) {
+            return j;
+        }
+    }
+    return jobs;
+}
+
+// Per device: its size in bs units, that it takes the workload, and what one request costs
+// in descriptors.
+void check_drives() {
+    const BenchOptions& options = g_bench.options;
+    bool writes = options.rw == BenchRw::kRandWrite || options.rw == BenchRw::kWrite ||
+                  options.rw == BenchRw::kRandRw;
+    for (unsigned d = 0; d < g_bench.devices; ++d) {
+        Drive& drive = g_drives[d];
+        drive.blocks = drive.device.config().capacity / (options.bs / kSectorSize);
+        if (drive.blocks == 0) {
+            fail("disk smaller than bs=", options.bs, "");
+        }
+        if (writes && drive.device.has(kBlkFRo)) {
+            fail("the device is read-only");
+        }
+        drive.indirect = drive.device.has(kVirtioFIndirectDesc);
+        BlkRequest probe;
+        drive.device.prepare(&probe, kBlkTIn, 0, __image_end, options.bs);  // segments only
+        if (probe.data_count > BlkRequest::kMaxData) {
+            fail("bs too large for the device's segment limits: ", options.bs, "");
+        }
+        drive.segments = probe.data_count;
+    }
+}
+
+// Queue depth: what the smallest ring among the jobs' queues holds (descriptors per request,
+// indirect tables), with a note when that caps qd=.
+unsigned choose_qd() {
+    const Bench& b = g_bench;
+    unsigned max_qd = kMaxSlots;
+    unsigned ring = 0;
+    bool indirect = false;
+    for (unsigned j = 0; j < b.jobs; ++j) {
+        const Drive& drive = g_drives[j % b.devices];
+        unsigned size = drive.device.queue(j / b.devices).size();
+        unsigned fit = slots_that_fit(size, drive.segments, drive.indirect);
+        if (j == 0 || fit < max_qd) {
+            max_qd = fit;
+            ring = size;
+            indirect = drive.indirect;
+        }
+    }
+    if (b.options.qd <= max_qd) {
+        return b.options.qd;
+    }
+    put_line_start("bench: qd=");
+    put_dec(b.options.qd);
+    put_str(" capped at ");
+    put_dec(max_qd);
+    put_str(" (ring of ");
+    put_dec(ring);
+    put_str(" descriptors, ");
+    put_dec(indirect ? Virtqueue::kMaxIndirect : 0);
+    put_str(" indirect tables)\n");
+    return max_qd;
+}
+
+// Job j: vCPU j, queue j / N of device j % N, its share of ops, its buffers, and (sequential)
+// its slice of its device.
+void set_up_job(unsigned j, uint8_t* buffers, uint64_t runtime_ticks) {
+    const Bench& b = g_bench;
+    const BenchOptions& options = b.options;
+    Job& job = g_jobs[j];
+    Drive& drive = g_drives[j % b.devices];
+    job.reset(j, j % b.devices, j / b.devices);  // in place: a Job holds a 30 KiB histogram
+    bool by_ops = options.runtime_ms == 0 || options.ops_given;
+    job.target = by_ops ? options.ops / b.jobs + (j < options.ops % b.jobs ? 1 : 0) : ~uint64_t{0};
+    job.runtime_ticks = runtime_ticks;
+    job.buffers = buffers;
+    job.rng = Xorshift(0x5eed0000 + j * 0x1234567 + rdtsc());
+    unsigned rank = j / b.devices;  // among the device's jobs
+    unsigned peers = (b.jobs - j % b.devices + b.devices - 1) / b.devices;  // jobs on it
+    job.seq_begin = drive.blocks * rank / peers;
+    job.seq_end = drive.blocks * (rank + 1) / peers;
+    if (job.seq_end == job.seq_begin) {
+        job.seq_end = job.seq_begin + 1;
+    }
+    job.seq_next = job.seq_begin;
+    for (unsigned slot = 0; slot < kMaxSlots; ++slot) {
+        g_busy[j][slot] = false;
+    }
+    drive.device.route_queue(job.queue, j);  // interrupts: its completions go to vCPU j
+}
+
+bool any_device_broken() {
+    for (unsigned d = 0; d < g_bench.devices; ++d) {
+        if (g_drives[d].device.broken()) {
+            return true;
+        }
+    }
+    return false;
 }
 
 }  // namespace
@@ -406,69 +622,29 @@ void mode_bench(const Context& context) {
         }
     }
 
-    PciFunction found[kMaxBlkDevices];
-    if (find_blk_devices(found) == 0) {
-        fail("no modern virtio-blk device (1af4:1042) on bus 0");
-    }
-    BlkOptions blk = blk_options_from(context);
-    blk.interrupts = options.irq;
-    const char* error = nullptr;
-    if (!b.device.start(found[0], blk, &error)) {
-        put_line_start("bench: FAIL device start: ");
-        put_str(error);
-        put_char('\n');
-        b.device.stop();
-        exit_vm(kStatusBenchFailed);
-    }
-    BlkDevice& device = b.device;
+    start_devices(context, options.devices);
 
     b.jobs = want;
     if (b.jobs > cpus) {
         b.jobs = cpus;
     }
-    if (b.jobs > device.queue_count()) {
-        note("jobs capped at the queues in use: ", device.queue_count(), "");
-        b.jobs = device.queue_count();
+    if (unsigned fit = jobs_with_queues(b.jobs); fit < b.jobs) {
+        note("jobs capped at the queues in use: ", fit, "");
+        b.jobs = fit;
     }
     if (want != b.jobs && options.jobs != 0) {
         note("jobs=", b.jobs, " (capped)");
     }
-
-    b.blocks = device.config().capacity / (options.bs / kSectorSize);
-    if (b.blocks == 0) {
-        fail("disk smaller than bs=", options.bs, "");
+    if (b.jobs < b.devices) {
+        put_line_start("bench: FAIL devices=");
+        put_dec(b.devices);
+        put_str(" needs a job per device, there are ");
+        put_dec(b.jobs);
+        put_str(" (one per vCPU: give the VM as many vCPUs as devices)");
+        fail_end();
     }
-    if ((options.rw == BenchRw::kRandWrite || options.rw == BenchRw::kWrite ||
-         options.rw == BenchRw::kRandRw) &&
-        device.has(kBlkFRo)) {
-        fail("the device is read-only");
-    }
-
-    // Queue depth: what one queue's ring holds (descriptors per request, indirect tables).
-    b.indirect = device.has(kVirtioFIndirectDesc);
-    BlkRequest probe;
-    device.prepare(&probe, kBlkTIn, 0, __image_end, options.bs);  // segments only
-    if (probe.data_count > BlkRequest::kMaxData) {
-        fail("bs too large for the device's segment limits: ", options.bs, "");
-    }
-    unsigned ring = device.queue(0).size();
-    for (unsigned j = 1; j < b.jobs; ++j) {
-        ring = device.queue(j).size() < ring ? device.queue(j).size() : ring;
-    }
-    unsigned max_qd = slots_that_fit(ring, probe.data_count, b.indirect);
-    b.qd = options.qd;
-    if (b.qd > max_qd) {
-        put_line_start("bench: qd=");
-        put_dec(options.qd);
-        put_str(" capped at ");
-        put_dec(max_qd);
-        put_str(" (ring of ");
-        put_dec(ring);
-        put_str(" descriptors, ");
-        put_dec(b.indirect ? Virtqueue::kMaxIndirect : 0);
-        put_str(" indirect tables)\n");
-        b.qd = max_qd;
-    }
+    check_drives();
+    b.qd = choose_qd();
 
     // Buffers: qd * bs per job.
     uint64_t arena = 0;
@@ -482,9 +658,8 @@ void mode_bench(const Context& context) {
         put_dec(per_job * b.jobs >> 10);
         put_str(" KiB (jobs * qd * bs), the RAM above the guest image has ");
         put_dec(arena_size >> 10);
-        put_str(" KiB: give the VM more memory or lower qd/bs\n");
-        device.stop();
-        exit_vm(kStatusBenchFailed);
+        put_str(" KiB: give the VM more memory or lower qd/bs");
+        fail_end();
     }
     auto* memory = reinterpret_cast<uint8_t*>(static_cast<uintptr_t>(arena));
     for (uint64_t i = 0; i < per_job * b.jobs; i += 8) {
@@ -493,25 +668,8 @@ void mode_bench(const Context& context) {
 
     // Work: ops split between the jobs, or a deadline (and ops too if given).
     uint64_t runtime_ticks = options.runtime_ms != 0 ? options.runtime_ms * tsc.khz : 0;
-    bool by_ops = options.runtime_ms == 0 || options.ops_given;
     for (unsigned j = 0; j < b.jobs; ++j) {
-        Job& job = g_jobs[j];
-        job.reset(j);  // in place: a Job holds a 30 KiB histogram
-        job.target =
-            by_ops ? options.ops / b.jobs + (j < options.ops % b.jobs ? 1 : 0) : ~uint64_t{0};
-        job.runtime_ticks = runtime_ticks;
-        job.buffers = memory + per_job * j;
-        job.rng = Xorshift(0x5eed0000 + j * 0x1234567 + rdtsc());
-        job.seq_begin = b.blocks * j / b.jobs;
-        job.seq_end = b.blocks * (j + 1) / b.jobs;
-        if (job.seq_end == job.seq_begin) {
-            job.seq_end = job.seq_begin + 1;
-        }
-        job.seq_next = job.seq_begin;
-        for (unsigned slot = 0; slot < kMaxSlots; ++slot) {
-            g_busy[j][slot] = false;
-        }
-        device.route_queue(j, j);  // interrupts: queue j's completions go to vCPU j
+        set_up_job(j, memory + per_job * j, runtime_ticks);
     }
 
     Barrier barrier(b.jobs);
@@ -530,7 +688,8 @@ void mode_bench(const Context& context) {
         }
     }
     b.barrier = nullptr;
-    device.stop();
+    bool broken = any_device_broken();
+    stop_devices();
 
     print_result(tsc);
     uint64_t errors = 0;
@@ -541,7 +700,7 @@ void mode_bench(const Context& context) {
         put_line_start("bench: ");
         put_dec(errors);
         put_str(" request(s) failed");
-        if (device.broken()) {
+        if (broken) {
             put_str(" (the device stopped answering)");
         }
         put_str(": exit status=1\n");

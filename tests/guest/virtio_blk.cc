@@ -104,6 +104,9 @@ bool BlkDevice::start(const PciFunction& function, const BlkOptions& options, co
     if (transport_.num_queues() < want_queues) {
         want_queues = transport_.num_queues();
     }
+    if (options.max_queues < want_queues) {
+        want_queues = options.max_queues;
+    }
     if (want_queues == 0) {
         transport_.add_status(kVirtioStatusFailed);
         *error = "common configuration num_queues is 0";
@@ -116,8 +119,8 @@ bool BlkDevice::start(const PciFunction& function, const BlkOptions& options, co
     for (unsigned i = 0; i < want_queues; ++i) {
         // Interrupt mode: queue i signals through MSI-X table entry i.
         uint16_t vector = interrupts_ ? static_cast<uint16_t>(i) : kVirtioNoVector;
-        if (!queues_[i].init(&transport_, static_cast<uint16_t>(i), 0, has(kVirtioFEventIdx),
-                             vector, error)) {
+        if (!queues_[i].init(&transport_, static_cast<uint16_t>(i), options.queue_memory + i, 0,
+                             has(kVirtioFEventIdx), vector, error)) {
             transport_.add_status(kVirtioStatusFailed);
             return false;
         }

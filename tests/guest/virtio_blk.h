@@ -82,6 +82,10 @@ struct BlkOptions {
     bool indirect = true;
     bool mq = true;           // use a second queue when MQ is offered
     bool interrupts = false;  // MSI-X and halting instead of polling
+    // Ring memory (Virtqueue::kMemorySets): queue i uses set queue_memory + i, at most
+    // max_queues queues. Devices driven at the same time (bench devices=) need sets apart.
+    unsigned queue_memory = 0;
+    unsigned max_queues = Virtqueue::kMaxQueues;
 };
 
 // struct virtio_blk_req's header (device-readable).

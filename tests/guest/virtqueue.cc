@@ -31,7 +31,7 @@ struct alignas(4096) QueueMemory {
     alignas(64) VirtqDesc indirect[Virtqueue::kMaxIndirect][Virtqueue::kMaxChain];
 };
 
-QueueMemory g_memory[Virtqueue::kMaxQueues];
+QueueMemory g_memory[Virtqueue::kMemorySets];
 
 // Ring fields are shared with the device: every access is volatile, so the compiler neither
 // caches, merges nor reorders them with each other.
@@ -63,10 +63,10 @@ bool need_event(uint16_t event_idx, uint16_t new_idx, uint16_t old_idx) {
 
 }  // namespace
 
-bool Virtqueue::init(VirtioPci* transport, uint16_t index, uint16_t limit, bool event_idx,
-                     uint16_t msix_vector, const char** error) {
-    if (index >= kMaxQueues) {
-        *error = "queue index beyond the guest's memory for queues";
+bool Virtqueue::init(VirtioPci* transport, uint16_t index, unsigned memory, uint16_t limit,
+                     bool event_idx, uint16_t msix_vector, const char** error) {
+    if (index >= kMaxQueues || memory >= kMemorySets) {
+        *error = "queue beyond the guest's memory for queues";
         return false;
     }
     uint16_t max = transport->queue_max_size(index);
@@ -85,6 +85,7 @@ bool Virtqueue::init(VirtioPci* transport, uint16_t index, uint16_t limit, bool 
 
     transport_ = transport;
     index_ = index;
+    memory_ = memory;
     size_ = size;
     event_idx_ = event_idx;
     interrupts_ = msix_vector != kVirtioNoVector;
@@ -96,7 +97,7 @@ bool Virtqueue::init(VirtioPci* transport, uint16_t index, uint16_t limit, bool 
     for (uint64_t& word : indirect_free_) {
         word = ~uint64_t{0};
     }
-    QueueMemory& m = g_memory[index];
+    QueueMemory& m = g_memory[memory];
     for (uint16_t i = 0; i < kMaxSize; ++i) {
         m.desc[i] = VirtqDesc{};
         next_free_[i] = static_cast<uint16_t>(i + 1);
@@ -149,7 +150,7 @@ bool Virtqueue::add(const VirtqBuffer* buffers, unsigned n, bool indirect, void*
     if (indirect && taken < 0) {
         return false;
     }
-    QueueMemory& m = g_memory[index_];
+    QueueMemory& m = g_memory[memory_];
     uint16_t head = free_head_;
     if (indirect) {
         auto table = static_cast<unsigned>(taken);
@@ -203,7 +204,7 @@ bool Virtqueue::add(const VirtqBuffer* buffers, unsigned n, bool indirect, void*
 }
 
 void Virtqueue::kick() {
-    QueueMemory& m = g_memory[index_];
+    QueueMemory& m = g_memory[memory_];
     uint16_t old_idx = kicked_avail_idx_;
     uint16_t new_idx = avail_idx_;
     if (old_idx == new_idx) {
@@ -228,7 +229,7 @@ void Virtqueue::kick() {
 
 bool Virtqueue::pop_used(void** token, uint32_t* len, bool* bad) {
     *bad = false;
-    QueueMemory& m = g_memory[index_];
+    QueueMemory& m = g_memory[memory_];
     if (*used_field(m, 1) == last_used_) {
         return false;
     }

@@ -3,10 +3,11 @@
 // block devices: a chain is a list of buffers, each device-readable or device-writable, with
 // an opaque token the driver gets back when the device has used the chain.
 //
-// The rings live in static, page-aligned guest memory (one set per queue index, so a driver
-// drives one device at a time and resets it before the next reuses the memory). One Virtqueue
-// is used by one vCPU at a time (no locks); different queues may be driven from different
-// vCPUs at once. Guest
+// The rings live in static, page-aligned guest memory: kMemorySets sets, and the driver says
+// which one each queue uses (a device's queue i uses set base + i: devices driven at the same
+// time need bases far enough apart, a device started after another's reset may reuse its
+// sets). One Virtqueue is used by one vCPU at a time (no locks); different queues may be
+// driven from different vCPUs at once. Guest
 // physical = virtual (identity map), so buffer addresses are plain pointers as integers.
 //
 // Ordering on x86 (TSO): stores are not reordered with stores and loads not with loads, so
@@ -37,20 +38,23 @@ struct VirtqStats {
 
 class Virtqueue {
   public:
-    static constexpr unsigned kMaxQueues = 4;   // memory for queue indexes 0 to 3
+    static constexpr unsigned kMaxQueues = 4;  // queues of one device: indexes 0 to 3
+    // Sets of ring memory: two devices with kMaxQueues queues each, or more with fewer.
+    static constexpr unsigned kMemorySets = 8;
     static constexpr uint16_t kMaxSize = 1024;  // ring entries the guest sets up at most
     static constexpr unsigned kMaxChain = 18;   // buffers in one chain
     // Indirect tables (chains in flight): one per ring entry, so that a benchmark can keep a
     // whole 1024-entry ring of requests in flight.
     static constexpr unsigned kMaxIndirect = kMaxSize;
 
-    // Sets up queue `index` on the device (memory, queue_size, addresses, MSI-X vector,
-    // queue_enable). The size is the largest power of two <= min(device maximum, kMaxSize,
-    // limit). event_idx: the feature was negotiated (changes who reads which suppression field).
-    // msix_vector: kVirtioNoVector to poll (used-buffer notifications suppressed), or the MSI-X
-    // table entry that signals this queue's completions (notifications asked for after every
-    // used buffer the driver has taken).
-    bool init(VirtioPci* transport, uint16_t index, uint16_t limit, bool event_idx,
+    // Sets up queue `index` on the device in ring memory set `memory` (< kMemorySets, used by
+    // no other queue in use): queue_size, addresses, MSI-X vector, queue_enable. The size is
+    // the largest power of two <= min(device maximum, kMaxSize, limit). event_idx: the feature
+    // was negotiated (changes who reads which suppression field). msix_vector: kVirtioNoVector
+    // to poll (used-buffer notifications suppressed), or the MSI-X table entry that signals
+    // this queue's completions (notifications asked for after every used buffer the driver
+    // has taken).
+    bool init(VirtioPci* transport, uint16_t index, unsigned memory, uint16_t limit, bool event_idx,
               uint16_t msix_vector, const char** error);
 
     uint16_t index() const { return index_; }
@@ -80,6 +84,7 @@ class Virtqueue {
 
     VirtioPci* transport_ = nullptr;
     uint16_t index_ = 0;
+    unsigned memory_ = 0;  // the ring memory set
     uint16_t size_ = 0;
     bool event_idx_ = false;
     bool interrupts_ = false;
