@@ -7,18 +7,19 @@
 #  2. One VM, two drives (null engine, 2 vCPUs, `nvmevm bench --devices 2`): drive a unlimited
 #     beside drive b, both read 4 KiB at QD 1; b without a limit, then limited to 1000 op/s;
 #     a's figures against a run of a alone.
-#   scripts/bench-noisy-neighbour.sh NVMEVM [--runtime S] [--rounds N] [--limit RATE]
+#   scripts/bench-noisy-neighbour.sh NVMEVM [--runtime S] [--rounds N] [--limit RATE] [--part 1|2]
 # Needs /dev/kvm; without one, run it in the nested lab:
 #   scripts/lab-command.sh --timeout 900 -- scripts/bench-noisy-neighbour.sh $PWD/build/nvmevm
 set -uo pipefail
 nvmevm=${1:?usage: bench-noisy-neighbour.sh NVMEVM [--runtime S] [--rounds N] [--limit RATE]}
 shift
-runtime=5 rounds=3 limit=20MB
+runtime=5 rounds=3 limit=20MB part=all
 while (($#)); do
   case $1 in
     --runtime) runtime=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --limit) limit=$2; shift 2 ;;
+    --part) part=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -46,6 +47,9 @@ round() {
   rm -f "$neighbour_json"
 }
 
+median() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+if [ "$part" != 2 ]; then
 declare -A p50 p99 iops
 for r in $(seq "$rounds"); do
   for case_ in none free limited; do
@@ -55,7 +59,6 @@ for r in $(seq "$rounds"); do
   done
 done
 
-median() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 echo
 echo "| neighbour (64 KiB randwrite, QD 32, same tmpfs file) | victim IOPS | victim p50 | victim p99 | p99 vs no neighbour |"
 echo "|---|---|---|---|---|"
@@ -70,6 +73,8 @@ for case_ in none free limited; do
     printf "| %s | %.0f | %.1f us | %.1f us | %.2fx |\n", l, i, a / 1000, b / 1000, b / base }'
 done
 echo "(medians of $rounds rounds of ${runtime} s, interleaved)"
+fi
+[ "$part" = 1 ] && exit 0
 
 # 2. One VM, two null drives: a unlimited, b unlimited or limited, both loaded at once.
 config=$(mktemp --suffix=.toml)
