@@ -104,7 +104,10 @@ bool BlkQueue::admitted_locked(const BlkRequest& request, uint64_t& now_ns) noex
 
 unsigned BlkQueue::drain_locked(bool& became_broken) {
     if (!queue_.enabled() || engine_ == nullptr) return 0;
-    if (drive_.limiter != nullptr) throttled_until_ns_.store(0, std::memory_order_relaxed);
+    // Read once: the stores into guest memory below would otherwise make the compiler load it
+    // again for every request.
+    const bool limited = drive_.limiter != nullptr;
+    if (limited) throttled_until_ns_.store(0, std::memory_order_relaxed);
     uint64_t now_ns = 0;  // read when a rate limit first needs it
     // The ring may have been found corrupt since the last drain by finish_batch()'s re-check of
     // avail->idx (enable_notifications): the driver must hear about it however it was found.
@@ -160,7 +163,7 @@ unsigned BlkQueue::drain_locked(bool& became_broken) {
         // A request the drive's rate limit holds back goes back into the ring, to be popped
         // again when the limit lets it pass: throttled requests wait in the virtqueue, where the
         // guest put them, not in a host-side queue.
-        if (drive_.limiter != nullptr && !admitted_locked(slot->request, now_ns) &&
+        if (limited && !admitted_locked(slot->request, now_ns) &&
             queue_.unpop(chain_.token())) {
             stats_.requests.fetch_sub(1, std::memory_order_relaxed);
             free_slots_.push_back(slot);

@@ -25,6 +25,8 @@ constexpr uint32_t kPollTickTag = 0x7fff'fffd;
 constexpr uint32_t kPollTickCancelTag = 0x7fff'fffb;
 // The reap tag of the rate limit's wake-up (DeadlineTimer).
 constexpr uint32_t kThrottleWakeTag = 0x7fff'fffa;
+// Every timer tag is at least this; doorbell tags (queue positions) are far below it.
+constexpr uint32_t kLowestTimerTag = kThrottleWakeTag;
 }  // namespace
 
 BlkVcpuService::BlkVcpuService(const GuestMemory& memory, unsigned ring_entries,
@@ -164,7 +166,9 @@ void BlkVcpuService::service() noexcept {
     for (unsigned round = 0; round < kMaxRounds; ++round) {
         // Kick CQEs carry nothing we need: every owned queue is drained below anyway.
         unsigned progress = ring_.reap([this](uint32_t tag, int32_t res) noexcept {
-            // Most tagged CQEs are doorbell kicks: only a timer's own asks whether it is needed.
+            // Most tagged CQEs are doorbell kicks: one comparison lets them by. Only a timer's
+            // own asks whether it is still needed.
+            if (tag < kLowestTimerTag) return;
             if (watchdog_.owns(tag))
                 (void)watchdog_.on_completion(tag, res, throttled_ || busy());
             else if (throttle_wake_.owns(tag))
