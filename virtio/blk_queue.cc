@@ -163,8 +163,7 @@ unsigned BlkQueue::drain_locked(bool& became_broken) {
         // A request the drive's rate limit holds back goes back into the ring, to be popped
         // again when the limit lets it pass: throttled requests wait in the virtqueue, where the
         // guest put them, not in a host-side queue.
-        if (limited && !admitted_locked(slot->request, now_ns) &&
-            queue_.unpop(chain_.token())) {
+        if (limited && !admitted_locked(slot->request, now_ns) && queue_.unpop(chain_.token())) {
             stats_.requests.fetch_sub(1, std::memory_order_relaxed);
             free_slots_.push_back(slot);
             --taken;
