@@ -2,7 +2,6 @@
 
 #include <bit>
 #include <chrono>
-#include <cstdio>
 #include <exception>
 #include <optional>
 #include <string>
@@ -43,31 +42,9 @@ DriveConfig bench_drive(const BenchOptions& o) {
     return drive;
 }
 
-// " (limit 3000 op/s + 100 burst, 50.000 MB/s; buckets refill in 10 ms)", or "" without limits.
+// " (limit 3000 op/s, 50.000 MB/s; buckets refill in 10.000 ms)", or "" without limits.
 std::string describe_limits(const IoRateLimits& limits) {
-    if (!limits.any()) return {};
-    const auto rate = [](const TokenBucketConfig& b) {
-        return static_cast<double>(b.size) * 1e9 / static_cast<double>(b.refill_time_ns);
-    };
-    char text[160];
-    std::string out = " (limit";
-    if (limits.ops) {
-        std::snprintf(text, sizeof text, " %.0f op/s", rate(*limits.ops));
-        out += text;
-        if (limits.ops->one_time_burst)
-            out += " + " + std::to_string(limits.ops->one_time_burst) + " op burst";
-    }
-    if (limits.bytes) {
-        std::snprintf(text, sizeof text, "%s %.3f MB/s", limits.ops ? "," : "",
-                      rate(*limits.bytes) / 1e6);
-        out += text;
-        if (limits.bytes->one_time_burst)
-            out += " + " + std::to_string(limits.bytes->one_time_burst) + " byte burst";
-    }
-    const TokenBucketConfig& any = limits.ops ? *limits.ops : *limits.bytes;
-    std::snprintf(text, sizeof text, "; buckets refill in %.3f ms)",
-                  static_cast<double>(any.refill_time_ns) / 1e6);
-    return out + text;
+    return limits.any() ? " (limit " + describe(limits) + ")" : std::string();
 }
 
 std::string describe_target(const BenchOptions& o, const VmConfig& config) {

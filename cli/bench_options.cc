@@ -10,14 +10,39 @@
 namespace nvmevm {
 namespace {
 
-// Suffixes are binary, as fio's are for block sizes: 4k is 4096 bytes.
-std::optional<uint64_t> suffix_multiplier(std::string_view suffix) {
-    std::string lower;
-    for (const char c : suffix)
-        lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (lower.empty() || lower == "b") return 1;
-    if (lower == "k" || lower == "kib" || lower == "kb") return uint64_t{1} << 10;
-    if (lower == "m" || lower == "mib" || lower == "mb") return uint64_t{1} << 20;
+// "64KiB" -> 64 and "kib": the leading number and the suffix after it, in lower case. nullopt
+// without a number.
+struct NumberAndSuffix {
+    uint64_t number;
+    std::string suffix;
+};
+std::optional<NumberAndSuffix> split_number(std::string_view text) {
+    NumberAndSuffix out{0, {}};
+    const char* end = text.data() + text.size();
+    const auto [rest, error] = std::from_chars(text.data(), end, out.number);
+    if (error != std::errc() || rest == text.data()) return std::nullopt;
+    for (const char* c = rest; c != end; ++c)
+        out.suffix += static_cast<char>(std::tolower(static_cast<unsigned char>(*c)));
+    return out;
+}
+
+// Block sizes are binary, as fio's are: 4k is 4096 bytes.
+std::optional<uint64_t> block_size_multiplier(const std::string& suffix) {
+    if (suffix.empty() || suffix == "b") return 1;
+    if (suffix == "k" || suffix == "kib" || suffix == "kb") return uint64_t{1} << 10;
+    if (suffix == "m" || suffix == "mib" || suffix == "mb") return uint64_t{1} << 20;
+    return std::nullopt;
+}
+
+// Rates are decimal, as disks' and fio's "MB/s" are; KiB, MiB, GiB say binary.
+std::optional<uint64_t> rate_multiplier(const std::string& suffix) {
+    if (suffix.empty() || suffix == "b") return 1;
+    if (suffix == "k" || suffix == "kb") return 1'000;
+    if (suffix == "m" || suffix == "mb") return 1'000'000;
+    if (suffix == "g" || suffix == "gb") return 1'000'000'000;
+    if (suffix == "kib") return uint64_t{1} << 10;
+    if (suffix == "mib") return uint64_t{1} << 20;
+    if (suffix == "gib") return uint64_t{1} << 30;
     return std::nullopt;
 }
 
@@ -57,14 +82,11 @@ std::string check_devices(const BenchOptions& o, uint32_t vcpus, size_t drives, 
 }  // namespace
 
 std::optional<uint32_t> parse_block_size(std::string_view text) {
-    uint64_t number = 0;
-    const char* end = text.data() + text.size();
-    const auto [rest, error] = std::from_chars(text.data(), end, number);
-    if (error != std::errc() || rest == text.data()) return std::nullopt;
-    const std::optional<uint64_t> multiplier =
-        suffix_multiplier(std::string_view(rest, static_cast<size_t>(end - rest)));
-    if (!multiplier || number > kMaxBenchBlockSize) return std::nullopt;
-    const uint64_t bytes = number * *multiplier;
+    const std::optional<NumberAndSuffix> parsed = split_number(text);
+    if (!parsed) return std::nullopt;
+    const std::optional<uint64_t> multiplier = block_size_multiplier(parsed->suffix);
+    if (!multiplier || parsed->number > kMaxBenchBlockSize) return std::nullopt;
+    const uint64_t bytes = parsed->number * *multiplier;
     if (bytes < kMinBenchBlockSize || bytes > kMaxBenchBlockSize || bytes % 512 != 0)
         return std::nullopt;
     return static_cast<uint32_t>(bytes);
@@ -72,24 +94,11 @@ std::optional<uint32_t> parse_block_size(std::string_view text) {
 
 std::optional<uint64_t> parse_byte_rate(std::string_view text) {
     if (text.ends_with("/s")) text.remove_suffix(2);
-    uint64_t number = 0;
-    const char* end = text.data() + text.size();
-    const auto [rest, error] = std::from_chars(text.data(), end, number);
-    if (error != std::errc() || rest == text.data() || number == 0) return std::nullopt;
-    std::string suffix;
-    for (const char* c = rest; c != end; ++c)
-        suffix += static_cast<char>(std::tolower(static_cast<unsigned char>(*c)));
-    // Rates are decimal, as disks and fio's "MB/s" are; KiB, MiB, GiB say binary.
-    uint64_t multiplier = 0;
-    if (suffix.empty() || suffix == "b") multiplier = 1;
-    if (suffix == "k" || suffix == "kb") multiplier = 1'000;
-    if (suffix == "m" || suffix == "mb") multiplier = 1'000'000;
-    if (suffix == "g" || suffix == "gb") multiplier = 1'000'000'000;
-    if (suffix == "kib") multiplier = uint64_t{1} << 10;
-    if (suffix == "mib") multiplier = uint64_t{1} << 20;
-    if (suffix == "gib") multiplier = uint64_t{1} << 30;
-    if (multiplier == 0 || number > kMaxBucketTokens / multiplier) return std::nullopt;
-    return number * multiplier;
+    const std::optional<NumberAndSuffix> parsed = split_number(text);
+    if (!parsed || parsed->number == 0) return std::nullopt;
+    const std::optional<uint64_t> multiplier = rate_multiplier(parsed->suffix);
+    if (!multiplier || parsed->number > kMaxBucketTokens / *multiplier) return std::nullopt;
+    return parsed->number * *multiplier;
 }
 
 TokenBucketConfig bucket_for_rate(uint64_t per_second, uint64_t refill_ms, uint64_t burst) {

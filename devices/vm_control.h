@@ -1,6 +1,6 @@
 // How a device asks for the VM to end, without knowing about KVM or vCPU threads. The VMM
 // implements it: the first request wins, every vCPU is kicked out of KVM_RUN, and the outcome
-// becomes the process exit code (vmm/vm_outcome.h).
+// becomes the process exit code (devices/vm_outcome.h).
 #pragma once
 
 #include "devices/vm_outcome.h"

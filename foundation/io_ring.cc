@@ -138,23 +138,22 @@ void IoRing::poll_multishot(int fd, uint32_t tag) {
 #define IORING_TIMEOUT_MULTISHOT (1U << 6)
 #endif
 
-void IoRing::arm_timeout(uint64_t ns, uint32_t tag, bool repeat) noexcept {
+void IoRing::queue_timeout(uint64_t ns, uint32_t tag, unsigned flags) noexcept {
     io_uring_sqe* sqe = get_sqe();
     if (sqe == nullptr) return;
     timeout_.tv_sec = static_cast<int64_t>(ns / 1'000'000'000);
     timeout_.tv_nsec = static_cast<long long>(ns % 1'000'000'000);
-    // Count 0: a pure timeout (one-shot), or one that repeats forever (multishot).
-    io_uring_prep_timeout(sqe, &timeout_, 0, repeat ? IORING_TIMEOUT_MULTISHOT : 0);
+    // Count 0: a pure timeout, fired by time alone, never by other completions.
+    io_uring_prep_timeout(sqe, &timeout_, 0, flags);
     io_uring_sqe_set_data64(sqe, RingData::of_tag(tag));
 }
 
+void IoRing::arm_timeout(uint64_t ns, uint32_t tag, bool repeat) noexcept {
+    queue_timeout(ns, tag, repeat ? IORING_TIMEOUT_MULTISHOT : 0);
+}
+
 void IoRing::arm_timeout_at(uint64_t deadline_ns, uint32_t tag) noexcept {
-    io_uring_sqe* sqe = get_sqe();
-    if (sqe == nullptr) return;
-    timeout_.tv_sec = static_cast<int64_t>(deadline_ns / 1'000'000'000);
-    timeout_.tv_nsec = static_cast<long long>(deadline_ns % 1'000'000'000);
-    io_uring_prep_timeout(sqe, &timeout_, 0, IORING_TIMEOUT_ABS);
-    io_uring_sqe_set_data64(sqe, RingData::of_tag(tag));
+    queue_timeout(deadline_ns, tag, IORING_TIMEOUT_ABS);
 }
 
 void IoRing::cancel_timeout(uint32_t tag, uint32_t cancel_tag) noexcept {

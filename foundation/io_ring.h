@@ -135,6 +135,8 @@ class IoRing {
     // A zeroed SQE to fill, or nullptr if the SQ is full even after submitting what is queued
     // (only when the kernel refuses the submission: then the error is in `last_submit_error`).
     [[nodiscard]] io_uring_sqe* get_sqe() noexcept;
+    // A pure timeout of `ns` (relative, or absolute with IORING_TIMEOUT_ABS) tagged `tag`.
+    void queue_timeout(uint64_t ns, uint32_t tag, unsigned flags) noexcept;
     // Submits the queued SQEs in one io_uring_enter; no syscall when nothing is queued.
     // Returns the number submitted or -errno.
     [[nodiscard]] int submit() noexcept;

@@ -22,7 +22,7 @@ class VcpuWork {
     [[nodiscard]] virtual bool pending() const noexcept = 0;
     // From another thread (the main thread looks every few milliseconds): true when CQEs have
     // been waiting since the previous call, which left the CQ head in `mark` (start it at 0).
-    // Then the vCPU thread missed their wake-up (vmm/ring_timer.h says how that can happen)
+    // Then the vCPU thread missed their wake-up (foundation/ring_timer.h says how that can happen)
     // and is kicked out of KVM_RUN. A false "true" costs one spurious kick.
     [[nodiscard]] virtual bool completions_stuck(uint32_t& mark) const noexcept = 0;
 };

@@ -1,6 +1,7 @@
 #include "storage/io_rate_limiter.h"
 
 #include <algorithm>
+#include <cstdio>
 
 namespace nvmevm {
 namespace {
@@ -19,6 +20,37 @@ void reconfigure_bucket(std::optional<TokenBucket>& bucket,
 
 IoRateLimiter::IoRateLimiter(const IoRateLimits& limits, uint64_t now_ns) {
     reconfigure(limits, now_ns);
+}
+
+std::string describe(const IoRateLimits& limits) {
+    if (!limits.any()) return {};
+    const bool same_refill =
+        !limits.ops || !limits.bytes || limits.ops->refill_time_ns == limits.bytes->refill_time_ns;
+    const auto refill = [](const TokenBucketConfig& b) {
+        char text[48];
+        std::snprintf(text, sizeof text, "%.3f ms", static_cast<double>(b.refill_time_ns) / 1e6);
+        return std::string(text);
+    };
+    // unit names the burst's tokens; scale and format show the rate.
+    const auto bucket = [&](const TokenBucketConfig& b, const char* unit, double scale,
+                            const char* format) {
+        char text[64];
+        std::snprintf(
+            text, sizeof text, format,
+            static_cast<double>(b.size) * 1e9 / static_cast<double>(b.refill_time_ns) / scale);
+        std::string out = text;
+        if (b.one_time_burst != 0)
+            out += " + " + std::to_string(b.one_time_burst) + " " + unit + " burst";
+        if (!same_refill) out += " in " + refill(b) + " buckets";
+        return out;
+    };
+    std::string out;
+    if (limits.ops) out = bucket(*limits.ops, "op", 1, "%.0f op/s");
+    if (limits.bytes)
+        out += (out.empty() ? "" : ", ") + bucket(*limits.bytes, "byte", 1e6, "%.3f MB/s");
+    if (same_refill)
+        out += "; buckets refill in " + refill(limits.ops ? *limits.ops : *limits.bytes);
+    return out;
 }
 
 uint64_t IoRateLimiter::admit(uint64_t bytes, uint64_t now_ns) noexcept {

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <string>
 
 #include "foundation/monotonic_clock.h"
 #include "foundation/token_bucket.h"
@@ -22,6 +23,11 @@ struct IoRateLimits {
     std::optional<TokenBucketConfig> bytes;  // one token per data byte read or written
     [[nodiscard]] bool any() const { return ops.has_value() || bytes.has_value(); }
 };
+
+// For people: "3000 op/s + 100 op burst, 50.000 MB/s; buckets refill in 10.000 ms" (each bucket
+// says its own refill time when they differ); "" without limits. The one text of the drive's log
+// line and of `nvmevm bench`'s drive line.
+[[nodiscard]] std::string describe(const IoRateLimits& limits);
 
 class IoRateLimiter {
   public:

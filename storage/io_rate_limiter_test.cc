@@ -25,5 +25,17 @@ TEST(IoRateLimiter, AdmitsWholeRequestsOrNothing) {
     EXPECT_EQ(limiter.admit(uint64_t{1} << 40, kHour), 0u);
 }
 
+TEST(IoRateLimits, DescribedForPeople) {
+    EXPECT_EQ(describe(IoRateLimits{}), "");
+    EXPECT_EQ(describe(IoRateLimits{TokenBucketConfig{30, 10'000'000, 100},
+                                    TokenBucketConfig{500'000, 10'000'000, 0}}),
+              "3000 op/s + 100 op burst, 50.000 MB/s; buckets refill in 10.000 ms");
+    // Refill times that differ are given per bucket.
+    EXPECT_EQ(describe(IoRateLimits{TokenBucketConfig{3000, 1'000'000'000, 0},
+                                    TokenBucketConfig{5'000'000, 100'000'000, 1'000'000}}),
+              "3000 op/s in 1000.000 ms buckets, 50.000 MB/s + 1000000 byte burst in 100.000 ms "
+              "buckets");
+}
+
 }  // namespace
 }  // namespace nvmevm

@@ -39,7 +39,7 @@ BlkVcpuService::BlkVcpuService(const GuestMemory& memory, unsigned ring_entries,
     if (poll_ring_flags != 0)
         poll_ring_ = std::make_unique<IoRing>(ring_entries, poll_ring_flags | IORING_SETUP_IOPOLL);
     // FLUSH (fsync), DISCARD (fallocate) and I/O the kernel cannot do inline complete on an
-    // io_uring worker: make those completions end KVM_RUN too (vmm/io_ring.h).
+    // io_uring worker: make those completions end KVM_RUN too (foundation/io_ring.h).
     try {
         ring_.register_async_completion_eventfd();
     } catch (const std::exception& e) {
@@ -106,7 +106,7 @@ void BlkVcpuService::register_buffers_once() noexcept {
 // out of KVM_RUN (on the return from an interrupt between the last look at the CQ and KVM_RUN),
 // and then nothing stops the next KVM_RUN: a guest that polls would wait forever. The timeout's
 // own completion ends KVM_RUN at the latest 2 ms later (it repeats where the kernel allows it:
-// vmm/ring_timer.h). It is a request on the same ring, not a signal: signals interfere with
+// foundation/ring_timer.h). It is a request on the same ring, not a signal: signals interfere with
 // io_uring's worker creation on Linux 6.1 (ECANCELED writes).
 //
 // Polled commands need more: no completion of theirs ends KVM_RUN (with the NVMe driver's poll

@@ -1,6 +1,5 @@
 #include "vmm/block_devices.h"
 
-#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -25,22 +24,11 @@ void write_config32(PciDevice& device, uint32_t offset, uint32_t value) {
     device.config_write(offset, bytes);
 }
 
-// One line per limited drive: what its buckets hold and how fast they refill.
+// One line per limited drive: its limits, in the words `nvmevm bench` uses.
 void log_rate_limits(const DriveConfig& drive) {
-    const auto bucket = [](const char* what, const std::optional<TokenBucketConfig>& b) {
-        if (!b) return std::string();
-        char text[160];
-        std::snprintf(text, sizeof text, " %s %llu per %.3f ms", what,
-                      static_cast<unsigned long long>(b->size),
-                      static_cast<double>(b->refill_time_ns) / 1e6);
-        std::string out = text;
-        if (b->one_time_burst != 0) out += " + " + std::to_string(b->one_time_burst) + " once";
-        return out;
-    };
     if (!drive.rate_limits.any()) return;
-    logf(LogLevel::info, "drive %s: I/O limits:%s%s", drive.id.c_str(),
-         bucket("operations", drive.rate_limits.ops).c_str(),
-         bucket("bytes", drive.rate_limits.bytes).c_str());
+    logf(LogLevel::info, "drive %s: I/O limits: %s", drive.id.c_str(),
+         describe(drive.rate_limits).c_str());
 }
 
 }  // namespace
