@@ -101,7 +101,6 @@ void SplitQueue::reset() {
     enabled_ = false;
     error_ = QueueError::none;
     last_avail_ = avail_idx_shadow_ = 0;
-    can_unpop_ = false;
     next_used_ = published_used_ = signalled_used_ = 0;
     outstanding_ = 0;
     ++generation_;
@@ -158,20 +157,19 @@ PopResult SplitQueue::pop(DescriptorChain& out) {
     (void)DescriptorChain::walk(source, *memory_, head, out);  // the error travels in `out`
     out.token_ = ChainToken(head, generation_);
     ++outstanding_;
-    can_unpop_ = true;
     last_popped_head_ = head;
     return PopResult::chain;
 }
 
 bool SplitQueue::unpop(ChainToken& token) {
-    // Only the chain popped last (same head, same generation, nothing popped since) can go back.
-    if (!can_unpop_ || !enabled_ || !token.owed_ || token.generation_ != generation_ ||
+    // Only the chain popped last can go back: a token still owed, of this generation, for the
+    // head popped last. (Once given back it is no longer owed, so it cannot go back twice.)
+    if (!enabled_ || !token.owed_ || token.generation_ != generation_ ||
         token.head_ != last_popped_head_)
         return false;
     token.owed_ = false;
     --last_avail_;
     --outstanding_;
-    can_unpop_ = false;
     return true;
 }
 

@@ -91,8 +91,8 @@ class SplitQueue {
     // Puts back the chain pop() returned last, so that the next pop() returns it again (walked
     // afresh from guest memory): for a request the device may not start yet (a drive's rate
     // limit). `token` must be the one that pop() gave, with nothing popped since; then it is
-    // consumed and true returned. Otherwise nothing changes and false is returned: the chain is
-    // still owed an answer.
+    // consumed and true returned. A token that is not owed, is of an older generation or is not
+    // for the head popped last changes nothing and gets false: its chain is still owed an answer.
     [[nodiscard]] bool unpop(ChainToken& token);
 
     // True when a chain is waiting (reads avail->idx if everything seen so far was popped).
@@ -150,8 +150,7 @@ class SplitQueue {
     uint16_t signalled_used_ = 0;    // used->idx when we last decided about an interrupt
     uint32_t outstanding_ = 0;
     uint32_t generation_ = 0;
-    bool can_unpop_ = false;  // the last pop() may be undone (nothing popped or reset since)
-    uint16_t last_popped_head_ = 0;
+    uint16_t last_popped_head_ = 0;  // the head pop() returned last: the one unpop() may undo
 };
 
 }  // namespace nvmevm

@@ -58,6 +58,10 @@ TEST_F(SplitQueueTest, UnpopReturnsTheLastChainToTheRing) {
     ASSERT_EQ(queue.pop(stale), PopResult::chain);
     queue.reset();
     EXPECT_FALSE(queue.unpop(stale.token()));
+    // Nor once the ring is enabled again, where the head popped last is the stale one's.
+    ASSERT_EQ(queue.enable(q.config(), q.memory()), QueueError::none);
+    EXPECT_FALSE(queue.unpop(stale.token()));
+    EXPECT_EQ(queue.last_avail_idx(), 0);
     stale.token().forget();
 }
 
