@@ -1,5 +1,6 @@
 #include "virtio/blk_block_size.h"
 
+#include <algorithm>
 #include <bit>
 
 #include "virtio/blk_defs.h"
@@ -18,9 +19,10 @@ std::optional<BlkBlockSizes> present_block_size(uint32_t backing, uint32_t reque
     if (!valid(backing) || !valid(requested)) return std::nullopt;
     BlkBlockSizes sizes;
     sizes.logical = requested;
-    // The backing's unit is what requests must respect, whatever the guest is told: a larger
-    // presented unit is a multiple of it anyway.
-    sizes.alignment_sectors = backing >> kVirtioBlkSectorShift;
+    sizes.backing = backing;
+    // A larger presented unit is a multiple of the backing's anyway; a smaller one is emulated
+    // (read-modify-write), so requests need only be whole presented blocks.
+    sizes.alignment_sectors = std::min(requested, backing) >> kVirtioBlkSectorShift;
     if (requested < backing) {
         const auto ratio = static_cast<uint16_t>(backing / requested);
         sizes.physical_block_exp = static_cast<uint8_t>(std::countr_zero(ratio));

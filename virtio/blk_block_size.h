@@ -5,10 +5,9 @@
 // device), so the guest never sends a request the backing cannot take. A drive may present a
 // smaller unit instead (`logical_block_size = 512` on a 4 KiB namespace, docs/config.md) for a
 // guest or a tool that insists on 512-byte sectors: the device then advertises the backing's unit
-// as the physical block (TOPOLOGY physical_block_exp, min_io_size), which makes Linux align its
-// own I/O, and refuses the requests that are still not aligned to the backing's unit with IOERR.
-// They are never rounded, and never emulated with read-modify-write (a partial-block write would
-// have to be ordered against every other write to the same block, across all queues).
+// as the physical block (TOPOLOGY physical_block_exp, min_io_size), which makes Linux align what
+// it can, and serves the requests that are still not aligned to the backing's unit by
+// read-modify-write (storage/rmw_engine.h): the drive is then "emulated".
 // A larger unit than the backing's (4096 on a 512-byte namespace) is always safe.
 #pragma once
 
@@ -22,6 +21,8 @@ struct BlkBlockSizes {
     uint8_t physical_block_exp = 0;  // TOPOLOGY: log2(logical blocks per physical block)
     uint16_t min_io_size = 1;        // TOPOLOGY: in logical blocks
     uint32_t alignment_sectors = 1;  // every request's sector and length: a multiple of this
+    uint32_t backing = 512;          // the backing's own unit (bytes)
+    // Requests smaller than the backing's unit are served by read-modify-write.
     [[nodiscard]] bool emulated() const { return physical_block_exp != 0; }
 };
 

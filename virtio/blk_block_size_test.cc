@@ -30,7 +30,9 @@ TEST(BlkBlockSize, SmallerSectorsOnA4kBackingMakeItThePhysicalBlock) {
     EXPECT_EQ(sizes->logical, 512u);
     EXPECT_EQ(sizes->physical_block_exp, 3);  // 8 logical blocks per physical block
     EXPECT_EQ(sizes->min_io_size, 8);
-    EXPECT_EQ(sizes->alignment_sectors, 8u);  // requests still need whole 4 KiB blocks
+    // Smaller requests are emulated (read-modify-write): whole 512-byte sectors are enough.
+    EXPECT_EQ(sizes->alignment_sectors, 1u);
+    EXPECT_EQ(sizes->backing, 4096u);
     EXPECT_TRUE(sizes->emulated());
     const auto half = present_block_size(4096, 2048);
     ASSERT_TRUE(half);
@@ -60,9 +62,9 @@ TEST(BlkBlockSize, OnlyPowersOfTwoFrom512To4096) {
 // (an NVMe namespace's shape, on a null backing) presented as such and as 512-byte sectors.
 class BlkDeviceBlockSize : public ::testing::Test {
   protected:
-    static std::shared_ptr<const Backing> backing(uint32_t block) {
+    static std::shared_ptr<const Backing> backing(uint32_t block, uint64_t capacity = 64 << 20) {
         BackingTraits traits;
-        traits.capacity = 64 << 20;
+        traits.capacity = capacity;
         traits.logical_block_size = block;
         traits.serial = "test";
         return NullBacking::shaped_like(traits);
@@ -97,8 +99,16 @@ TEST_F(BlkDeviceBlockSize, LogicalBlockSize512OnA4kNamespace) {
     EXPECT_EQ(c.topology.alignment_offset, 0);
     EXPECT_EQ(c.topology.min_io_size, 8);  // in logical blocks: 4 KiB
     EXPECT_EQ(c.topology.opt_io_size, 0u);
-    EXPECT_EQ(c.discard_sector_alignment, 8u);
-    EXPECT_EQ(device.block_sizes().alignment_sectors, 8u);
+    EXPECT_EQ(c.discard_sector_alignment, 8u);  // discards: the backing's blocks
+    EXPECT_EQ(device.block_sizes().alignment_sectors, 1u);
+    ASSERT_NE(device.rmw_locks(), nullptr);  // its writes are ordered block by block
+}
+
+TEST_F(BlkDeviceBlockSize, AnEmulatedDriveEndsAtTheBackingsLastWholeBlock) {
+    // 64 MiB + 3 sectors: the last, partial 4 KiB block cannot be read-modify-written.
+    const auto backend = backing(4096, (64u << 20) + 3 * 512);
+    VirtioBlk device(memory, backend, BlkDeviceOptions{"d", 1, 256, 512, {}});
+    EXPECT_EQ(config(device).capacity, (64u << 20) / 512);
 }
 
 TEST_F(BlkDeviceBlockSize, LogicalBlockSize4096OnA512Namespace) {
@@ -108,8 +118,9 @@ TEST_F(BlkDeviceBlockSize, LogicalBlockSize4096OnA512Namespace) {
     EXPECT_EQ(c.blk_size, 4096u);
     EXPECT_EQ(c.topology.physical_block_exp, 0);
     EXPECT_EQ(c.topology.min_io_size, 1);
-    EXPECT_EQ(c.discard_sector_alignment, 8u);  // never finer than blk_size
-    EXPECT_EQ(device.block_sizes().alignment_sectors, 1u);
+    EXPECT_EQ(c.discard_sector_alignment, 8u);              // never finer than blk_size
+    EXPECT_EQ(device.block_sizes().alignment_sectors, 1u);  // what the backing needs
+    EXPECT_EQ(device.rmw_locks(), nullptr);
 }
 
 TEST_F(BlkDeviceBlockSize, AnImpossibleSizeIsRefused) {

@@ -49,7 +49,13 @@ VirtioBlk::VirtioBlk(const GuestMemory& memory, std::shared_ptr<const Backing> b
         limiter_ = std::make_unique<IoRateLimiter>(options.rate_limits, monotonic_ns());
         drive_.limiter = limiter_.get();
     }
-    drive_.geometry.capacity_sectors = backing_->capacity() >> kVirtioBlkSectorShift;
+    // An emulated drive ends at the backing's last whole block: a read-modify-write of a
+    // partial one would read and write beyond the end.
+    const uint64_t usable = sizes_.emulated()
+                                ? backing_->capacity() / sizes_.backing * sizes_.backing
+                                : backing_->capacity();
+    drive_.geometry.capacity_sectors = usable >> kVirtioBlkSectorShift;
+    if (sizes_.emulated()) rmw_locks_ = std::make_shared<BlockRangeLocks>();
     drive_.geometry.read_only = backing_->read_only();
     drive_.geometry.discard = backing_->supports_discard() && !backing_->read_only();
     drive_.geometry.write_zeroes = backing_->supports_write_zeroes() && !backing_->read_only();
@@ -82,9 +88,10 @@ VirtioBlk::VirtioBlk(const GuestMemory& memory, std::shared_ptr<const Backing> b
     config_.num_queues = options_.queues;
     config_.max_discard_sectors = kMaxRangeSectors;
     config_.max_discard_seg = kRangesPerRequest;
-    // In sectors; Linux makes it the discard granularity: whole units of the backing.
+    // In sectors; Linux makes it the discard granularity: whole units of the backing (an
+    // emulated drive shrinks a discard to the whole blocks inside it).
     config_.discard_sector_alignment =
-        std::max(sizes_.alignment_sectors, sizes_.logical >> kVirtioBlkSectorShift);
+        std::max(sizes_.backing, sizes_.logical) >> kVirtioBlkSectorShift;
     config_.max_write_zeroes_sectors = kMaxRangeSectors;
     config_.max_write_zeroes_seg = kRangesPerRequest;
     config_.write_zeroes_may_unmap = 1;

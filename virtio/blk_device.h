@@ -9,6 +9,7 @@
 
 #include "foundation/unique_fd.h"
 #include "storage/backing.h"
+#include "storage/block_range_locks.h"
 #include "virtio/blk_block_size.h"
 #include "virtio/blk_defs.h"
 #include "virtio/blk_queue.h"
@@ -53,6 +54,10 @@ class VirtioBlk final : public VirtioDevice {
     [[nodiscard]] BlkQueue& queue(uint16_t index) { return *queues_[index]; }
     [[nodiscard]] const std::shared_ptr<const Backing>& backing() const { return backing_; }
     [[nodiscard]] const BlkBlockSizes& block_sizes() const { return sizes_; }
+    // The blocks its writes hold while they run, shared by the engines of every vCPU thread that
+    // serves a queue of it (storage/rmw_engine.h); null unless the drive presents sectors smaller
+    // than its backing's blocks.
+    [[nodiscard]] const std::shared_ptr<BlockRangeLocks>& rmw_locks() const { return rmw_locks_; }
     [[nodiscard]] bool needs_reset() const;
     // The drive's limiter; null without limits.
     [[nodiscard]] IoRateLimiter* rate_limiter() const { return limiter_.get(); }
@@ -61,6 +66,7 @@ class VirtioBlk final : public VirtioDevice {
     std::shared_ptr<const Backing> backing_;
     BlkDeviceOptions options_;
     BlkBlockSizes sizes_;
+    std::shared_ptr<BlockRangeLocks> rmw_locks_;
     std::unique_ptr<IoRateLimiter> limiter_;  // before drive_, which points at it
     BlkDriveInfo drive_;
     VirtioBlkConfig config_{};

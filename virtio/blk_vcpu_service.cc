@@ -7,6 +7,7 @@
 #include <system_error>
 
 #include "foundation/log.h"
+#include "storage/rmw_engine.h"
 
 namespace nvmevm {
 namespace {
@@ -65,7 +66,17 @@ void BlkVcpuService::add_queue(const std::shared_ptr<VirtioBlk>& device, uint16_
     for (auto& [owner, existing] : engines_)
         if (owner == device) engine = existing.get();
     if (engine == nullptr) {
-        engines_.emplace_back(device, device->backing()->make_engine(polled ? *poll_ring_ : ring_));
+        IoRing& io_ring = polled ? *poll_ring_ : ring_;
+        std::unique_ptr<BlockEngine> made = device->backing()->make_engine(io_ring);
+        // A drive presenting sectors smaller than its backing's blocks: the read-modify-write
+        // engine in front, its retry timer on the main ring (an IOPOLL ring cannot carry one).
+        if (device->block_sizes().emulated()) {
+            ReadModifyWriteEngine::Options options;
+            options.block = device->block_sizes().backing;
+            made = std::make_unique<ReadModifyWriteEngine>(std::move(made), io_ring, ring_,
+                                                           device->rmw_locks(), options);
+        }
+        engines_.emplace_back(device, std::move(made));
         engine = engines_.back().second.get();
     }
     BlkQueue& q = device->queue(queue);

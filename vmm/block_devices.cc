@@ -90,7 +90,7 @@ void BlockDevices::add_drives(const VmConfig& config, const GuestMemory& memory,
             logf(LogLevel::info,
                  "drive %s: presenting %u-byte sectors on %u-byte blocks (logical_block_size): "
                  "the guest is told the physical block is %u bytes, and requests not aligned "
-                 "to it fail",
+                 "to it are served by read-modify-write",
                  drive_config.id.c_str(), sizes.logical, backing.logical_block_size(),
                  backing.logical_block_size());
         }
