@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 
@@ -17,8 +16,9 @@ bool aligned(uint64_t value, uint32_t alignment) {
     return alignment <= 1 || value % alignment == 0;
 }
 
-struct FreeDeleter {
-    void operator()(void* p) const { std::free(p); }
+struct SlotReturn {
+    BouncePool* pool;
+    void operator()(uint8_t* slot) const { pool->give_back(slot); }
 };
 
 }  // namespace
@@ -50,33 +50,49 @@ int32_t transfer_synchronously(int fd, bool write, std::span<const iovec> segmen
     return n < 0 ? -errno : static_cast<int32_t>(n);
 }
 
-int32_t transfer_through_bounce_buffer(const FileBacking& backing, const BlockIo& io) noexcept {
-    size_t total = 0;
-    for (const iovec& segment : io.segments) total += segment.iov_len;
-    const size_t alignment = std::max<size_t>({backing.dio_mem_align(), sizeof(void*), 1});
-    void* raw = nullptr;
-    if (total == 0 || ::posix_memalign(&raw, alignment, total) != 0) return -ENOMEM;
-    const std::unique_ptr<uint8_t, FreeDeleter> buffer(static_cast<uint8_t*>(raw));
-    const iovec whole{buffer.get(), total};
-    if (io.op == BlockOp::write) {
-        uint8_t* to = buffer.get();
-        for (const iovec& segment : io.segments) {
-            std::memcpy(to, segment.iov_base, segment.iov_len);
-            to += segment.iov_len;
+void copy_segments(std::span<const iovec> segments, uint64_t skip, uint8_t* buffer, uint64_t n,
+                   bool to_buffer) noexcept {
+    for (const iovec& segment : segments) {
+        if (n == 0) return;
+        if (skip >= segment.iov_len) {
+            skip -= segment.iov_len;
+            continue;
         }
-        return transfer_synchronously(backing.fd(), true, {&whole, 1}, io.offset);
+        const size_t part = static_cast<size_t>(std::min<uint64_t>(segment.iov_len - skip, n));
+        uint8_t* guest = static_cast<uint8_t*>(segment.iov_base) + skip;
+        if (to_buffer)
+            std::memcpy(buffer, guest, part);
+        else
+            std::memcpy(guest, buffer, part);
+        buffer += part;
+        n -= part;
+        skip = 0;
     }
-    const int32_t n = transfer_synchronously(backing.fd(), false, {&whole, 1}, io.offset);
-    if (n < 0) return n;
-    const uint8_t* from = buffer.get();
-    size_t left = static_cast<size_t>(n);
-    for (const iovec& segment : io.segments) {
-        const size_t part = std::min(left, segment.iov_len);
-        std::memcpy(segment.iov_base, from, part);
-        from += part;
-        left -= part;
+}
+
+int32_t transfer_through_bounce_buffer(const FileBacking& backing, const BlockIo& io,
+                                       BouncePool& pool) noexcept {
+    uint64_t total = 0;
+    for (const iovec& segment : io.segments) total += segment.iov_len;
+    uint8_t* slot = pool.take();
+    if (slot == nullptr) return -ENOMEM;
+    const std::unique_ptr<uint8_t, SlotReturn> held(slot, SlotReturn{&pool});
+    const bool write = io.op == BlockOp::write;
+    // A slot is a multiple of 4 KiB, so every chunk but the last is whole O_DIRECT blocks, and
+    // the last is too (needs_bounce_buffer: the total is).
+    uint64_t done = 0;
+    while (done < total) {
+        const uint64_t n = std::min<uint64_t>(pool.slot_bytes(), total - done);
+        if (write) copy_segments(io.segments, done, slot, n, true);
+        const iovec chunk{slot, static_cast<size_t>(n)};
+        const int32_t moved =
+            transfer_synchronously(backing.fd(), write, {&chunk, 1}, io.offset + done);
+        if (moved < 0) return moved;
+        if (!write) copy_segments(io.segments, done, slot, static_cast<uint64_t>(moved), false);
+        done += static_cast<uint64_t>(moved);
+        if (static_cast<uint64_t>(moved) < n) break;  // short: the device answers it
     }
-    return n;
+    return static_cast<int32_t>(done);
 }
 
 }  // namespace nvmevm

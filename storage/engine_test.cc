@@ -295,6 +295,25 @@ TEST(UringEngineBounce, BuffersODirectWouldRefuseGoThroughAnAlignedCopy) {
                                      BlockIo::read(4096, std::vector<iovec>{{rig.ram(1), 100}})));
 }
 
+// A bounced request larger than the engine's one bounce slot goes through it a slot at a time:
+// the memory a guest can make nvmevm use for this is bounded whatever the request's size.
+TEST(UringEngineBounce, ARequestLargerThanTheSlotGoesASlotAtATime) {
+    if (is_tmpfs("/var/tmp")) GTEST_SKIP() << "/var/tmp is a tmpfs here: no disk-backed file";
+    ScratchFile file("/var/tmp", 1 << 20, 0x10);
+    Rig rig(FileBacking::open(options(file.path())));
+    ASSERT_TRUE(rig.file().direct()) << "no O_DIRECT on /var/tmp, a disk filesystem";
+    const size_t bytes = 2 * BouncePool::kDefaultSlotBytes + 3 * 4096;  // three chunks
+    for (size_t i = 0; i < bytes; ++i) rig.ram(1)[i] = static_cast<uint8_t>(i * 31 + 7);
+    const std::vector<iovec> odd{{rig.ram(1), bytes}};  // an odd address: bounced
+    ASSERT_TRUE(needs_bounce_buffer(rig.file(), BlockIo::write(8192, odd)));
+    EXPECT_EQ(rig.rw(BlockOp::write, 8192, odd), static_cast<int32_t>(bytes));
+    const std::vector<uint8_t> on_disk = file.read(8192, bytes);
+    EXPECT_TRUE(std::equal(on_disk.begin(), on_disk.end(), rig.ram(1)));
+    const std::vector<iovec> back{{rig.ram(2 << 20) + 3, bytes}};
+    EXPECT_EQ(rig.rw(BlockOp::read, 8192, back), static_cast<int32_t>(bytes));
+    EXPECT_EQ(std::memcmp(rig.ram(2 << 20) + 3, rig.ram(1), bytes), 0);
+}
+
 // Bytes tmpfs holds for the file (its allocated pages), as stat reports them.
 uint64_t allocated_bytes(const std::string& path) {
     struct stat st {};

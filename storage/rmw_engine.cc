@@ -11,6 +11,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "storage/bounce.h"
+
 namespace nvmevm {
 
 enum class RmwKind : uint8_t {
@@ -57,27 +59,6 @@ bool segments_whole(std::span<const iovec> segments, uint32_t block) {
     for (const iovec& segment : segments)
         if (segment.iov_len % block != 0) return false;
     return true;
-}
-
-// Copies between the guest's segments, from byte `skip` of their data, and `buffer`.
-void copy_segments(std::span<const iovec> segments, uint64_t skip, uint8_t* buffer, uint64_t n,
-                   bool to_buffer) {
-    for (const iovec& segment : segments) {
-        if (n == 0) return;
-        if (skip >= segment.iov_len) {
-            skip -= segment.iov_len;
-            continue;
-        }
-        const size_t part = static_cast<size_t>(std::min<uint64_t>(segment.iov_len - skip, n));
-        uint8_t* guest = static_cast<uint8_t*>(segment.iov_base) + skip;
-        if (to_buffer)
-            std::memcpy(buffer, guest, part);
-        else
-            std::memcpy(guest, buffer, part);
-        buffer += part;
-        n -= part;
-        skip = 0;
-    }
 }
 
 }  // namespace

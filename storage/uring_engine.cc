@@ -14,7 +14,10 @@
 namespace nvmevm {
 
 UringBlockEngine::UringBlockEngine(std::shared_ptr<const FileBacking> backing, IoRing& ring)
-    : backing_(std::move(backing)), ring_(ring), slot_(ring.add_file(backing_->fd())) {}
+    : backing_(std::move(backing)),
+      ring_(ring),
+      slot_(ring.add_file(backing_->fd())),
+      bounce_(BouncePool::kDefaultSlotBytes, 1) {}
 
 UringBlockEngine::~UringBlockEngine() {
     try {
@@ -43,7 +46,7 @@ void UringBlockEngine::submit(const BlockIo& io, IoCompletion* done) noexcept {
         return ring_.post(done, copy_by_system_call(io));
     }
     if (needs_bounce_buffer(*backing_, io))
-        return ring_.post(done, transfer_through_bounce_buffer(*backing_, io));
+        return ring_.post(done, transfer_through_bounce_buffer(*backing_, io, bounce_));
     switch (io.op) {
         case BlockOp::read:
             return submit_rw(io, done, false);

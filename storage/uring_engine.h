@@ -14,7 +14,7 @@
 //                 itself takes microseconds. Measured on /dev/shm, 1 vCPU, irq: QD1 10k -> 30k
 //                 IOPS (2.08 -> 1.02 exits per request), QD32 155k -> 440k with preadv.
 //   buffers O_DIRECT refuses (misaligned guest memory, segments shorter than a block): done
-//                 inline through an aligned bounce buffer (storage/bounce.h).
+//                 inline through an aligned bounce buffer, 128 KiB at a time (storage/bounce.h).
 // Kernel workers: reads and writes on O_DIRECT fds of devices that complete without blocking
 // stay inline (no iou-wrk). The kernel hands to its iou-wrk threads what would block: buffered
 // I/O that misses the page cache, and always FSYNC and FALLOCATE (io_uring
@@ -23,6 +23,7 @@
 
 #include <memory>
 
+#include "storage/bounce_pool.h"
 #include "storage/engine.h"
 #include "storage/file_backing.h"
 
@@ -52,6 +53,8 @@ class UringBlockEngine final : public BlockEngine {
     std::shared_ptr<const FileBacking> backing_;
     IoRing& ring_;
     unsigned slot_;
+    // For buffers O_DIRECT refuses: one slot, used and given back within one submit().
+    BouncePool bounce_;
 };
 
 }  // namespace nvmevm
