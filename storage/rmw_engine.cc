@@ -72,7 +72,8 @@ ReadModifyWriteEngine::ReadModifyWriteEngine(std::unique_ptr<BlockEngine> inner,
       timer_ring_(timer_ring),
       locks_(std::move(locks)),
       options_(options),
-      pool_(options.slot_bytes, options.slots) {
+      pool_(options.slot_bytes, options.slots),
+      counters_(options.counters != nullptr ? options.counters : &own_counters_) {
     if (!std::has_single_bit(options.block) || options.block < 512 ||
         options.slot_bytes % options.block != 0 || !inner_ || !locks_)
         throw std::invalid_argument("read-modify-write engine: bad block size or parts");
@@ -180,12 +181,10 @@ bool ReadModifyWriteEngine::try_begin(Op& op) noexcept {
         op.held.reset();
         return false;
     }
-    if (op.kind == RmwKind::partial_read)
-        ++counters_.partial_reads;
-    else if (op.partial)
-        ++counters_.partial_writes;
-    else
-        ++counters_.bounced;
+    std::atomic<uint64_t>& counter = op.kind == RmwKind::partial_read ? counters_->partial_reads
+                                     : op.partial                     ? counters_->partial_writes
+                                                                      : counters_->bounced;
+    counter.fetch_add(1, std::memory_order_relaxed);
     run_chunk(op);
     return true;
 }
@@ -301,7 +300,7 @@ void ReadModifyWriteEngine::finish(Op& op, int32_t result) noexcept {
 }
 
 void ReadModifyWriteEngine::wait(Op& op) noexcept {
-    ++counters_.waits;
+    counters_->waits.fetch_add(1, std::memory_order_relaxed);
     op.next = nullptr;
     if (waiting_tail_ != nullptr)
         waiting_tail_->next = &op;

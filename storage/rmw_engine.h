@@ -29,6 +29,7 @@
 
 #include <linux/time_types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -40,6 +41,14 @@
 
 namespace nvmevm {
 
+// What the engines of a drive did, for its stats (any thread reads them).
+struct ReadModifyWriteCounters {
+    std::atomic<uint64_t> partial_reads{0};
+    std::atomic<uint64_t> partial_writes{0};  // writes and write zeroes merged with old data
+    std::atomic<uint64_t> bounced{0};         // whole-block requests whose segments needed it
+    std::atomic<uint64_t> waits{0};           // times a request found its blocks or the pool busy
+};
+
 class ReadModifyWriteEngine final : public BlockEngine {
   public:
     struct Options {
@@ -47,13 +56,8 @@ class ReadModifyWriteEngine final : public BlockEngine {
         size_t slot_bytes = BouncePool::kDefaultSlotBytes;
         unsigned slots = BouncePool::kDefaultSlots;
         uint64_t retry_ns = 50'000;  // how soon a waiting request looks again
-    };
-    // What it did, for tests and the drive's stats.
-    struct Counters {
-        uint64_t partial_reads = 0;
-        uint64_t partial_writes = 0;  // writes and write zeroes merged with old data
-        uint64_t bounced = 0;         // whole-block requests whose segments needed the bounce
-        uint64_t waits = 0;           // times a request found its blocks or the pool busy
+        // The drive's counters, shared by its engines (must outlive this one); null: its own.
+        ReadModifyWriteCounters* counters = nullptr;
     };
 
     // `inner`: the backing's engine on `io_ring`; `timer_ring`: the ring of the same thread that
@@ -68,7 +72,7 @@ class ReadModifyWriteEngine final : public BlockEngine {
 
     void submit(const BlockIo& io, IoCompletion* done) noexcept override;
 
-    [[nodiscard]] const Counters& counters() const noexcept { return counters_; }
+    [[nodiscard]] const ReadModifyWriteCounters& counters() const noexcept { return *counters_; }
     [[nodiscard]] unsigned waiting() const noexcept { return waiting_count_; }
 
   private:
@@ -100,7 +104,8 @@ class ReadModifyWriteEngine final : public BlockEngine {
     std::shared_ptr<BlockRangeLocks> locks_;
     Options options_;
     BouncePool pool_;
-    Counters counters_;
+    ReadModifyWriteCounters own_counters_;
+    ReadModifyWriteCounters* counters_;
     std::vector<std::unique_ptr<Op>> ops_;  // every Op made; reused through free_
     Op* free_ = nullptr;
     Op* waiting_head_ = nullptr;

@@ -55,7 +55,10 @@ VirtioBlk::VirtioBlk(const GuestMemory& memory, std::shared_ptr<const Backing> b
                                 ? backing_->capacity() / sizes_.backing * sizes_.backing
                                 : backing_->capacity();
     drive_.geometry.capacity_sectors = usable >> kVirtioBlkSectorShift;
-    if (sizes_.emulated()) rmw_locks_ = std::make_shared<BlockRangeLocks>();
+    if (sizes_.emulated()) {
+        rmw_locks_ = std::make_shared<BlockRangeLocks>();
+        rmw_counters_ = std::make_unique<ReadModifyWriteCounters>();
+    }
     drive_.geometry.read_only = backing_->read_only();
     drive_.geometry.discard = backing_->supports_discard() && !backing_->read_only();
     drive_.geometry.write_zeroes = backing_->supports_write_zeroes() && !backing_->read_only();

@@ -10,6 +10,7 @@
 #include "foundation/unique_fd.h"
 #include "storage/backing.h"
 #include "storage/block_range_locks.h"
+#include "storage/rmw_engine.h"
 #include "virtio/blk_block_size.h"
 #include "virtio/blk_defs.h"
 #include "virtio/blk_queue.h"
@@ -58,6 +59,8 @@ class VirtioBlk final : public VirtioDevice {
     // serves a queue of it (storage/rmw_engine.h); null unless the drive presents sectors smaller
     // than its backing's blocks.
     [[nodiscard]] const std::shared_ptr<BlockRangeLocks>& rmw_locks() const { return rmw_locks_; }
+    // What those engines did; null when the drive emulates nothing.
+    [[nodiscard]] ReadModifyWriteCounters* rmw_counters() const { return rmw_counters_.get(); }
     [[nodiscard]] bool needs_reset() const;
     // The drive's limiter; null without limits.
     [[nodiscard]] IoRateLimiter* rate_limiter() const { return limiter_.get(); }
@@ -67,6 +70,7 @@ class VirtioBlk final : public VirtioDevice {
     BlkDeviceOptions options_;
     BlkBlockSizes sizes_;
     std::shared_ptr<BlockRangeLocks> rmw_locks_;
+    std::unique_ptr<ReadModifyWriteCounters> rmw_counters_;
     std::unique_ptr<IoRateLimiter> limiter_;  // before drive_, which points at it
     BlkDriveInfo drive_;
     VirtioBlkConfig config_{};

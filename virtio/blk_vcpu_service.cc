@@ -73,6 +73,7 @@ void BlkVcpuService::add_queue(const std::shared_ptr<VirtioBlk>& device, uint16_
         if (device->block_sizes().emulated()) {
             ReadModifyWriteEngine::Options options;
             options.block = device->block_sizes().backing;
+            options.counters = device->rmw_counters();
             made = std::make_unique<ReadModifyWriteEngine>(std::move(made), io_ring, ring_,
                                                            device->rmw_locks(), options);
         }

@@ -162,6 +162,11 @@ BlockDevices::Totals BlockDevices::totals() const {
         }
         if (const IoRateLimiter* limiter = drive->device->rate_limiter())
             totals.throttled += limiter->throttled();
+        if (const ReadModifyWriteCounters* rmw = drive->device->rmw_counters()) {
+            totals.read_modify_writes += rmw->partial_reads.load(std::memory_order_relaxed) +
+                                         rmw->partial_writes.load(std::memory_order_relaxed) +
+                                         rmw->bounced.load(std::memory_order_relaxed);
+        }
     }
     return totals;
 }

@@ -54,7 +54,8 @@ class BlockDevices {
         uint64_t requests = 0;
         uint64_t interrupts = 0;
         uint64_t errors = 0;
-        uint64_t throttled = 0;  // times a drive's rate limit held a queue back
+        uint64_t throttled = 0;           // times a drive's rate limit held a queue back
+        uint64_t read_modify_writes = 0;  // requests served by 512-byte emulation (bounced)
     };
     [[nodiscard]] Totals totals() const;
 

@@ -124,13 +124,14 @@ MachineCounters count_io(const std::vector<std::unique_ptr<Vcpu>>& vcpus,
     all.blk_interrupts = io.interrupts;
     all.blk_errors = io.errors;
     all.blk_throttled = io.throttled;
+    all.blk_rmw = io.read_modify_writes;
     return all;
 }
 
 void log_io_figures(const MachineCounters& all) {
     logf(LogLevel::info,
          "stats: kvm_run=%llu interrupted=%llu port_io=%llu mmio=%llu blk_requests=%llu "
-         "blk_interrupts=%llu blk_errors=%llu blk_throttled=%llu stall_kicks=%llu",
+         "blk_interrupts=%llu blk_errors=%llu blk_throttled=%llu blk_rmw=%llu stall_kicks=%llu",
          static_cast<unsigned long long>(all.kvm_run),
          static_cast<unsigned long long>(all.interrupted),
          static_cast<unsigned long long>(all.port_io), static_cast<unsigned long long>(all.mmio),
@@ -138,6 +139,7 @@ void log_io_figures(const MachineCounters& all) {
          static_cast<unsigned long long>(all.blk_interrupts),
          static_cast<unsigned long long>(all.blk_errors),
          static_cast<unsigned long long>(all.blk_throttled),
+         static_cast<unsigned long long>(all.blk_rmw),
          static_cast<unsigned long long>(all.stall_kicks));
 }
 

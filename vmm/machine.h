@@ -20,6 +20,7 @@ struct MachineCounters {
     uint64_t blk_interrupts = 0;
     uint64_t blk_errors = 0;
     uint64_t blk_throttled = 0;  // times a drive's rate limit held a queue back
+    uint64_t blk_rmw = 0;        // requests served through 512-byte emulation's bounce buffers
     uint64_t stall_kicks = 0;    // vCPUs kicked out of KVM_RUN over completions left waiting
 };
 
