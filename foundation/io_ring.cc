@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -28,6 +29,37 @@ IoRing::IoRing(unsigned entries, unsigned flags) {
     params.cq_entries = 2 * entries;
     const int rc = io_uring_queue_init_params(entries, &ring_, &params);
     if (rc < 0) throw_errno(rc, "io_uring_queue_init");
+    disabled_ = (flags & IORING_SETUP_R_DISABLED) != 0;
+}
+
+void IoRing::restrict_and_enable(const RingRestrictions& allowed) {
+    if (!disabled_) throw std::system_error(EINVAL, std::system_category(), "ring not disabled");
+    std::vector<io_uring_restriction> list;
+    for (uint8_t op : allowed.sqe_ops) {
+        io_uring_restriction r{};
+        r.opcode = IORING_RESTRICTION_SQE_OP;
+        r.sqe_op = op;
+        list.push_back(r);
+    }
+    for (uint8_t op : allowed.register_ops) {
+        io_uring_restriction r{};
+        r.opcode = IORING_RESTRICTION_REGISTER_OP;
+        r.register_op = op;
+        list.push_back(r);
+    }
+    io_uring_restriction flags{};
+    flags.opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
+    flags.sqe_flags = allowed.sqe_flags;
+    list.push_back(flags);
+    // The system call itself: Debian 12's liburing 2.3 declares io_uring_register_restrictions
+    // and io_uring_enable_rings but its shared library does not export them.
+    if (::syscall(SYS_io_uring_register, ring_.ring_fd, IORING_REGISTER_RESTRICTIONS, list.data(),
+                  static_cast<unsigned>(list.size())) < 0)
+        throw std::system_error(errno, std::system_category(), "IORING_REGISTER_RESTRICTIONS");
+    if (::syscall(SYS_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0) <
+        0)
+        throw std::system_error(errno, std::system_category(), "IORING_REGISTER_ENABLE_RINGS");
+    disabled_ = false;
 }
 
 IoRing::~IoRing() {

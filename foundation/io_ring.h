@@ -63,6 +63,17 @@ struct RingData {
     }
 };
 
+// What a ring may do once it is enabled (IORING_REGISTER_RESTRICTIONS, Linux 5.10): its SQE
+// opcodes, SQE flags and io_uring_register operations. A ring made with IORING_SETUP_R_DISABLED
+// does nothing until enabled, and after that the kernel refuses anything else with EACCES, so a
+// compromised process cannot use a ring made before its seccomp filter to open files or sockets
+// (io_uring's operations never pass through seccomp).
+struct RingRestrictions {
+    std::vector<uint8_t> sqe_ops;       // IORING_OP_*
+    std::vector<uint8_t> register_ops;  // IORING_REGISTER_* allowed after enabling
+    uint8_t sqe_flags = 0;              // IOSQE_* allowed
+};
+
 class IoRing {
   public:
     // Guest RAM is offered to io_uring as fixed buffers in chunks of this size (more for guests
@@ -92,6 +103,10 @@ class IoRing {
     // sparse buffer tables (Linux < 5.19): the caller goes on without fixed buffers. `chunk`
     // exists for tests.
     void register_guest_memory(const GuestMemory& memory, uint64_t chunk = kFixedBufferChunk);
+    // For a ring made with IORING_SETUP_R_DISABLED: registers `allowed` and enables the ring.
+    // Registrations made before (files, the async eventfd) stay. Throws std::system_error.
+    void restrict_and_enable(const RingRestrictions& allowed);
+    [[nodiscard]] bool disabled() const noexcept { return disabled_; }
     // Creates a sparse table of `slots` registered files (once per ring).
     void register_file_table(unsigned slots);
     // Puts `fd` in a free slot of the table (created with 16 slots if there is none yet) and
@@ -201,6 +216,7 @@ class IoRing {
     [[nodiscard]] int last_submit_error() const noexcept { return last_submit_error_; }
 
   private:
+    bool disabled_ = false;  // made with IORING_SETUP_R_DISABLED and not enabled yet
     using TagThunk = void (*)(void* ctx, uint32_t tag, int32_t res) noexcept;
     unsigned reap_impl(TagThunk thunk, void* ctx) noexcept;
     void rearm_poll(uint32_t tag) noexcept;

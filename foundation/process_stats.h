@@ -13,7 +13,7 @@ namespace nvmevm {
 [[nodiscard]] std::chrono::steady_clock::time_point process_start_time();
 [[nodiscard]] double ms_since_start(std::chrono::steady_clock::time_point when);
 
-// Peak resident set size of the process (VmHWM), in KiB; 0 if unknown.
+// Peak resident set size of the process (getrusage's ru_maxrss), in KiB; 0 if unknown.
 [[nodiscard]] uint64_t peak_rss_kib();
 // How much of `range` is resident, in KiB (mincore).
 [[nodiscard]] uint64_t resident_kib(std::span<uint8_t> range);

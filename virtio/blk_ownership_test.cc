@@ -48,6 +48,7 @@ struct Drive {
         transport = VirtioPciTransport::create(device, std::make_shared<SilentSink>());
         service = std::make_unique<BlkVcpuService>(q.memory(), 16);
         service->add_queue(device, 0);
+        service->seal();  // as the machine does at setup: the ring takes I/O once enabled
         // What the transport does on DRIVER_OK, without the driver's register writes.
         const SplitQueueConfig& c = q.config();
         const VirtqueueConfig ring{c.size, true, c.desc_table.value, c.avail_ring.value,

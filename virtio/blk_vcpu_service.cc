@@ -30,15 +30,30 @@ constexpr uint32_t kThrottleWakeTag = 0x7fff'fffa;
 constexpr uint32_t kLowestTimerTag = kThrottleWakeTag;
 }  // namespace
 
+const RingRestrictions& BlkVcpuService::restrictions(bool polled) {
+    static const RingRestrictions main_ring{
+        {IORING_OP_POLL_ADD, IORING_OP_TIMEOUT, IORING_OP_TIMEOUT_REMOVE, IORING_OP_READV,
+         IORING_OP_WRITEV, IORING_OP_READ_FIXED, IORING_OP_WRITE_FIXED, IORING_OP_FSYNC,
+         IORING_OP_FALLOCATE, IORING_OP_URING_CMD},
+        {IORING_REGISTER_BUFFERS2, IORING_REGISTER_BUFFERS_UPDATE, IORING_REGISTER_FILES_UPDATE},
+        IOSQE_FIXED_FILE};
+    static const RingRestrictions polled_ring{
+        {IORING_OP_URING_CMD},
+        {IORING_REGISTER_BUFFERS2, IORING_REGISTER_BUFFERS_UPDATE, IORING_REGISTER_FILES_UPDATE},
+        IOSQE_FIXED_FILE};
+    return polled ? polled_ring : main_ring;
+}
+
 BlkVcpuService::BlkVcpuService(const GuestMemory& memory, unsigned ring_entries,
                                unsigned ring_flags, unsigned poll_ring_flags)
     : memory_(memory),
-      ring_(ring_entries, ring_flags),
+      ring_(ring_entries, ring_flags | IORING_SETUP_R_DISABLED),
       watchdog_(ring_, kWatchdogNs, kWatchdogTag, kWatchdogCancelTag),
       poll_tick_(ring_, kPollTickNs, kPollTickTag, kPollTickCancelTag),
       throttle_wake_(ring_, kThrottleWakeTag) {
     if (poll_ring_flags != 0)
-        poll_ring_ = std::make_unique<IoRing>(ring_entries, poll_ring_flags | IORING_SETUP_IOPOLL);
+        poll_ring_ = std::make_unique<IoRing>(
+            ring_entries, poll_ring_flags | IORING_SETUP_IOPOLL | IORING_SETUP_R_DISABLED);
     // FLUSH (fsync), DISCARD (fallocate) and I/O the kernel cannot do inline complete on an
     // io_uring worker: make those completions end KVM_RUN too (foundation/io_ring.h).
     try {
@@ -88,7 +103,19 @@ void BlkVcpuService::add_queue(const std::shared_ptr<VirtioBlk>& device, uint16_
     queues_.push_back({device.get(), &q, device->queue_eventfd(queue), polled});
 }
 
+void BlkVcpuService::seal() {
+    if (ring_.disabled()) ring_.restrict_and_enable(restrictions(false));
+    if (poll_ring_ && poll_ring_->disabled()) poll_ring_->restrict_and_enable(restrictions(true));
+}
+
 void BlkVcpuService::start() {
+    // The machine seals every ring at setup (BlockDevices); a service used on its own (tests)
+    // is sealed here, before its first submission.
+    try {
+        seal();
+    } catch (const std::exception& e) {
+        logf(LogLevel::error, "io_uring: cannot restrict this vCPU's ring: %s", e.what());
+    }
     // The polls must be submitted by this thread: io_uring runs a request's task work on the
     // task that submitted it, and that is what interrupts this thread's KVM_RUN.
     for (uint32_t i = 0; i < queues_.size(); ++i) ring_.poll_multishot(queues_[i].eventfd, i);

@@ -46,6 +46,16 @@ class BlkVcpuService final : public VcpuWork {
     void add_queue(const std::shared_ptr<VirtioBlk>& device, uint16_t queue, bool polled = false);
     [[nodiscard]] bool empty() const { return queues_.empty(); }
 
+    // Gives the rings their restrictions and enables them (made with IORING_SETUP_R_DISABLED:
+    // foundation/io_ring.h): after this, each ring takes only the opcodes, flags and register
+    // operations its role uses. At setup, after the last add_queue; start() does it otherwise.
+    // Throws std::system_error (a kernel without ring restrictions: Linux < 5.10).
+    void seal();
+    // What a vCPU's main ring (or its polled ring) may do once sealed: exactly the operations
+    // the engines, the doorbell polls and the timers use, on registered files. Guest RAM is
+    // registered lazily (first request) and files go at teardown: those register operations stay.
+    [[nodiscard]] static const RingRestrictions& restrictions(bool polled);
+
     void start() override;
     void service() noexcept override;
     [[nodiscard]] bool busy() const noexcept override;

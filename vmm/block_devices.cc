@@ -120,6 +120,9 @@ void BlockDevices::add_drives(const VmConfig& config, const GuestMemory& memory,
         log_rate_limits(drive_config);
         ++slot;
     }
+    // Every engine has registered its files: from here on each ring takes only what its role
+    // uses (docs/security.md).
+    for (auto& service : services_) service->seal();
 }
 
 BlockDevices::~BlockDevices() {

@@ -5,7 +5,9 @@
 
 #include <cerrno>
 #include <csignal>
+#include <latch>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -58,25 +60,46 @@ EntryState load_guest(const VmConfig& config, const GuestMemory& memory, uint64_
 // patience (Linux times out a block request after 30 s).
 constexpr timespec kStallLook{0, 10'000'000};
 
-// Runs the vCPU threads and ends them all, whatever happens, before the VM is torn down.
+// Runs the vCPU threads and ends them all, whatever happens, before the VM is torn down. The
+// threads exist from construction but wait at a gate until release(): the process confines
+// itself (seccomp filter, on every thread) between the two, so no guest instruction ever runs
+// unconfined. With `filtered`, each thread checks that it runs under the filter before it calls
+// the vCPU's run loop, and stops the VM otherwise.
 class VcpuThreads {
   public:
     VcpuThreads(std::vector<std::unique_ptr<Vcpu>>& vcpus, Platform& platform, BlockDevices& drives,
-                VmRunState& state)
+                VmRunState& state, bool filtered)
         : vcpus_(vcpus), state_(state), works_(vcpus.size()), marks_(vcpus.size(), 0) {
         state.set_kicker([this] { kick_all(); });
         for (auto& vcpu : vcpus) {
             VcpuWork* work = drives.vcpu_work(vcpu->index());
             works_[vcpu->index()] = work;
-            threads_.emplace_back([&vcpu = *vcpu, &platform, &state, work] {
+            threads_.emplace_back([this, &vcpu = *vcpu, &platform, &state, work, filtered] {
+                gate_.wait();
+                if (filtered) {
+                    if (!seccomp_filter_active()) {
+                        state.request_stop({VmEnd::vmm_error, 0,
+                                            "vcpu " + std::to_string(vcpu.index()) +
+                                                ": not under the seccomp filter"});
+                        return;
+                    }
+                    logf(LogLevel::debug, "vcpu %u: under the seccomp filter before KVM_RUN",
+                         vcpu.index());
+                }
                 vcpu.run(platform.pio(), platform.mmio(), state, state.stopping(), work);
             });
         }
     }
     ~VcpuThreads() {
         state_.request_stop({VmEnd::vmm_error, 0, "VMM torn down"});  // no-op if already ended
+        release();
         kick_all();
         for (auto& thread : threads_) thread.join();
+    }
+    // Lets the threads run their vCPUs (once; later calls do nothing).
+    void release() {
+        if (!released_) gate_.count_down();
+        released_ = true;
     }
 
     [[nodiscard]] bool has_io() const {
@@ -105,7 +128,9 @@ class VcpuThreads {
     VmRunState& state_;
     std::vector<VcpuWork*> works_;
     std::vector<uint32_t> marks_;
-    std::vector<std::thread> threads_;
+    std::latch gate_{1};
+    bool released_ = false;
+    std::vector<std::thread> threads_;  // last: the threads use the members above
 };
 
 // The figures the I/O path is judged by (docs/benchmarks.md): KVM_RUN returns per request.
@@ -191,15 +216,18 @@ VmOutcome run_machine_counted(const VmConfig& config, MachineCounters& counters)
 
     uint64_t stall_kicks = 0;
     {
-        VcpuThreads threads(vcpus, platform, drives, state);
-        // Every thread exists now (creating threads is among what the filter forbids).
-        if (config.seccomp && !kSanitizerBuild) {
+        const bool filtered = config.seccomp && !kSanitizerBuild;
+        VcpuThreads threads(vcpus, platform, drives, state, filtered);
+        // Every thread exists now (creating threads is among what the filter forbids), and none
+        // has run guest code yet: the filter goes on all of them before the gate opens.
+        if (filtered) {
             try {
                 install_seccomp_filter();
             } catch (const std::exception& e) {
                 state.request_stop({VmEnd::vmm_error, 0, std::string("seccomp: ") + e.what()});
             }
         }
+        threads.release();
         // With drives, the main thread also looks at the vCPUs' completion queues every
         // kStallLook (VcpuThreads::kick_stuck); otherwise it only waits for signals.
         const bool watch_io = threads.has_io();
