@@ -99,6 +99,7 @@ LAB_EXPECT_MARKERS=()
 LAB_FORBID_MARKERS=("Kernel panic" "BUG: " "Oops: " "LAB-INSMOD-FAILED" "L2-INSMOD-FAILED" "L2-STILL-RUNNING")
 LAB_L1_NVME=0
 LAB_L1_HOST_FILES=()
+LAB_L2_BINARIES=()   # host programs packed into L2's initramfs with their libraries and loader
 LAB_L1_DISK_MIB=64
 LAB_NVME_DISK_MIB=64
 LAB_NVME_LBS=512     # 512 or 4096: the NVMe namespace's LBA size
@@ -233,8 +234,37 @@ copy_with_libs() {
   )
 }
 
+# binaries piece: the scenario's LAB_L2_BINARIES (host programs such as /usr/bin/fio) at their
+# host paths, with every library ldd lists and the ELF interpreter, packed once per set of
+# programs and kept while neither they nor their libraries change (Debian's fio brings 84 MB of
+# libraries: packing them every run would cost more than the scenario's own piece).
+l2_bin_piece=""
+build_l2_binaries() {
+  ((${#LAB_L2_BINARIES[@]})) || return 0
+  local f name key dir
+  for f in "${LAB_L2_BINARIES[@]}"; do
+    [[ -f $f && -x $f ]] || die "$scenario_file: LAB_L2_BINARIES names $f, which is not an executable file"
+  done
+  name=l2-bin-$(printf '%s\n' "${LAB_L2_BINARIES[@]}" | sha256sum | cut -c1-12)
+  key=$(for f in "${LAB_L2_BINARIES[@]}"; do
+    stat_key "$f"
+    ldd "$f" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' |
+      while read -r lib; do stat_key "$lib"; done
+  done)
+  l2_bin_piece=$cache/$name.cpio
+  fresh_piece "$name" "$key" && return 0
+  dir=$cache/$name
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  for f in "${LAB_L2_BINARIES[@]}"; do copy_with_libs "$f" "$dir" "$f"; done
+  pack_dir "$dir" "$l2_bin_piece"
+  rm -rf "$dir"  # the archive is all a run needs; the tree would be a second copy on disk
+  mark_piece "$name" "$key"
+}
+
 t0=$(now)
 build_base l2
+build_l2_binaries
 l2_root=$stage/l2root
 rm -rf "$l2_root" "$stage/l1root"
 if [[ $LAB_L2_KERNEL != none ]]; then
@@ -243,7 +273,7 @@ if [[ $LAB_L2_KERNEL != none ]]; then
   { cat "$lab_src/l2-prologue.sh"; lab_l2_init; } >"$l2_root/init"
   chmod 755 "$l2_root/init"
   pack_dir "$l2_root" "$stage/l2-scenario.cpio"
-  cat "$cache/l2-base.cpio" "$stage/l2-scenario.cpio" >"$stage/l2-initrd.cpio"
+  cat "$cache/l2-base.cpio" ${l2_bin_piece:+"$l2_bin_piece"} "$stage/l2-scenario.cpio" >"$stage/l2-initrd.cpio"
 fi
 
 l1_initrd=$stage/l1-initrd.cpio
