@@ -4,7 +4,7 @@
 # usage: scripts/lab-run.sh SCENARIO [options]
 #   SCENARIO            a name from tests/lab/scenarios/ (without .sh), or a path to such a file
 #   --build-dir DIR     nvmevm's CMake build folder (default: <repo>/build); the lab works in DIR/lab
-#   --timeout SECONDS   wall-clock limit for QEMU (default 240)
+#   --timeout SECONDS   wall-clock limit for QEMU (default: the scenario's LAB_TIMEOUT_S, else 240)
 #   --nvme              also give L1 an NVMe controller (as the scenario's LAB_L1_NVME=1 does)
 #   --l2-direct         no nesting: boot the scenario's L2 kernel + initramfs directly under host
 #                       QEMU TCG, to check the L2 side (markers, poweroff/reboot) without nvmevm
@@ -34,7 +34,7 @@ scenario=""
 run_name=""
 check_only=0
 build_dir=$repo/build
-timeout_s=240
+timeout_s=""
 force_nvme=0
 direct=0
 verbose=0
@@ -100,6 +100,7 @@ LAB_FORBID_MARKERS=("Kernel panic" "BUG: " "Oops: " "LAB-INSMOD-FAILED" "L2-INSM
 LAB_L1_NVME=0
 LAB_L1_HOST_FILES=()
 LAB_L2_BINARIES=()   # host programs packed into L2's initramfs with their libraries and loader
+LAB_TIMEOUT_S=240    # QEMU's wall-clock limit unless --timeout gives one (ctest allows 400)
 LAB_L1_DISK_MIB=64
 LAB_NVME_DISK_MIB=64
 LAB_NVME_LBS=512     # 512 or 4096: the NVMe namespace's LBA size
@@ -112,6 +113,7 @@ unset -f lab_vm_config lab_l2_init lab_l1_run lab_host_prepare lab_host_check 2>
 # shellcheck source=/dev/null
 source "$scenario_file"
 ((force_nvme)) && LAB_L1_NVME=1
+timeout_s=${timeout_s:-$LAB_TIMEOUT_S}
 case $LAB_L2_KERNEL in
   bzimage) LAB_L2_KERNEL_PATH=/lab/bzImage; l2_kernel_host=$LAB_BZIMAGE ;;
   vmlinux) LAB_L2_KERNEL_PATH=/lab/vmlinux; l2_kernel_host=$LAB_VMLINUX ;;

@@ -26,6 +26,9 @@ LAB_EXPECT_EXIT=0
 LAB_L1_NVME=1
 LAB_NVME_LBS=4096
 LAB_NVME_DISK_MIB=64
+# 73 s on an idle 2-core machine, 182 s with a load average of 5 (fio's 84 MB of libraries take
+# L2's kernel most of that to unpack): more than the default 240 s leaves L1 (180 s).
+LAB_TIMEOUT_S=330
 # Debian's fio in L2 (GPT_FIO=0 in a sourcing scenario leaves it out: its 84 MB of libraries
 # cost L2 about 17 s of TCG to unpack).
 GPT_FIO=${GPT_FIO:-1}
