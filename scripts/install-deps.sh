@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config clang clang-format libclang-rt-14-dev
   liburing-dev libnvme-dev libcli11-dev libtomlplusplus-dev libgtest-dev linux-libc-dev
-  qemu-system-x86 busybox-static cpio lz4 zstd acpica-tools e2fsprogs dmsetup fio gnuplot-nox xz-utils
+  qemu-system-x86 busybox-static cpio lz4 zstd acpica-tools e2fsprogs fdisk dmsetup fio gnuplot-nox xz-utils
 )
 
 missing=()

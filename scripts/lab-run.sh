@@ -4,7 +4,7 @@
 # usage: scripts/lab-run.sh SCENARIO [options]
 #   SCENARIO            a name from tests/lab/scenarios/ (without .sh), or a path to such a file
 #   --build-dir DIR     nvmevm's CMake build folder (default: <repo>/build); the lab works in DIR/lab
-#   --timeout SECONDS   wall-clock limit for QEMU (default 240)
+#   --timeout SECONDS   wall-clock limit for QEMU (default: the scenario's LAB_TIMEOUT_S, else 240)
 #   --nvme              also give L1 an NVMe controller (as the scenario's LAB_L1_NVME=1 does)
 #   --l2-direct         no nesting: boot the scenario's L2 kernel + initramfs directly under host
 #                       QEMU TCG, to check the L2 side (markers, poweroff/reboot) without nvmevm
@@ -34,7 +34,7 @@ scenario=""
 run_name=""
 check_only=0
 build_dir=$repo/build
-timeout_s=240
+timeout_s=""
 force_nvme=0
 direct=0
 verbose=0
@@ -99,6 +99,8 @@ LAB_EXPECT_MARKERS=()
 LAB_FORBID_MARKERS=("Kernel panic" "BUG: " "Oops: " "LAB-INSMOD-FAILED" "L2-INSMOD-FAILED" "L2-STILL-RUNNING")
 LAB_L1_NVME=0
 LAB_L1_HOST_FILES=()
+LAB_L2_BINARIES=()   # host programs packed into L2's initramfs with their libraries and loader
+LAB_TIMEOUT_S=240    # QEMU's wall-clock limit unless --timeout gives one (ctest allows 400)
 LAB_L1_DISK_MIB=64
 LAB_NVME_DISK_MIB=64
 LAB_NVME_LBS=512     # 512 or 4096: the NVMe namespace's LBA size
@@ -111,6 +113,7 @@ unset -f lab_vm_config lab_l2_init lab_l1_run lab_host_prepare lab_host_check 2>
 # shellcheck source=/dev/null
 source "$scenario_file"
 ((force_nvme)) && LAB_L1_NVME=1
+timeout_s=${timeout_s:-$LAB_TIMEOUT_S}
 case $LAB_L2_KERNEL in
   bzimage) LAB_L2_KERNEL_PATH=/lab/bzImage; l2_kernel_host=$LAB_BZIMAGE ;;
   vmlinux) LAB_L2_KERNEL_PATH=/lab/vmlinux; l2_kernel_host=$LAB_VMLINUX ;;
@@ -233,8 +236,37 @@ copy_with_libs() {
   )
 }
 
+# binaries piece: the scenario's LAB_L2_BINARIES (host programs such as /usr/bin/fio) at their
+# host paths, with every library ldd lists and the ELF interpreter, packed once per set of
+# programs and kept while neither they nor their libraries change (Debian's fio brings 84 MB of
+# libraries: packing them every run would cost more than the scenario's own piece).
+l2_bin_piece=""
+build_l2_binaries() {
+  ((${#LAB_L2_BINARIES[@]})) || return 0
+  local f name key dir
+  for f in "${LAB_L2_BINARIES[@]}"; do
+    [[ -f $f && -x $f ]] || die "$scenario_file: LAB_L2_BINARIES names $f, which is not an executable file"
+  done
+  name=l2-bin-$(printf '%s\n' "${LAB_L2_BINARIES[@]}" | sha256sum | cut -c1-12)
+  key=$(for f in "${LAB_L2_BINARIES[@]}"; do
+    stat_key "$f"
+    ldd "$f" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' |
+      while read -r lib; do stat_key "$lib"; done
+  done)
+  l2_bin_piece=$cache/$name.cpio
+  fresh_piece "$name" "$key" && return 0
+  dir=$cache/$name
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  for f in "${LAB_L2_BINARIES[@]}"; do copy_with_libs "$f" "$dir" "$f"; done
+  pack_dir "$dir" "$l2_bin_piece"
+  rm -rf "$dir"  # the archive is all a run needs; the tree would be a second copy on disk
+  mark_piece "$name" "$key"
+}
+
 t0=$(now)
 build_base l2
+build_l2_binaries
 l2_root=$stage/l2root
 rm -rf "$l2_root" "$stage/l1root"
 if [[ $LAB_L2_KERNEL != none ]]; then
@@ -243,7 +275,7 @@ if [[ $LAB_L2_KERNEL != none ]]; then
   { cat "$lab_src/l2-prologue.sh"; lab_l2_init; } >"$l2_root/init"
   chmod 755 "$l2_root/init"
   pack_dir "$l2_root" "$stage/l2-scenario.cpio"
-  cat "$cache/l2-base.cpio" "$stage/l2-scenario.cpio" >"$stage/l2-initrd.cpio"
+  cat "$cache/l2-base.cpio" ${l2_bin_piece:+"$l2_bin_piece"} "$stage/l2-scenario.cpio" >"$stage/l2-initrd.cpio"
 fi
 
 l1_initrd=$stage/l1-initrd.cpio
