@@ -157,8 +157,9 @@ TEST_F(Cli, DriveTakesOnePathPerFlag) {
 
 TEST_F(Cli, RunWithDrives) {
     const std::string disk = dir.write("disk.img", std::string(4096, '\0')).string();
+    const std::string other = dir.write("other.img", std::string(4096, '\0')).string();
     const Result r = run(
-        {"run", "--config", config, "--drive", disk, "--drive", disk, "--drive-engine", "uring"});
+        {"run", "--config", config, "--drive", other, "--drive", disk, "--drive-engine", "uring"});
     EXPECT_EQ(r.code, 0) << r.err;
     ASSERT_EQ(last_config.drives.size(), 2u);
     EXPECT_EQ(last_config.drives[0].id, "drive0");
@@ -200,6 +201,18 @@ TEST_F(Cli, BadOverrideExitsTwo) {
     const Result r = run({"run", "--config", config, "--vcpus", "0"});
     EXPECT_EQ(r.code, 2);
     EXPECT_CONTAINS(r.err, "nvmevm: error: command line: --vcpus: vcpus must be between 1");
+    EXPECT_EQ(machine_runs, 0);
+}
+
+// `run` refuses what `check` refuses, with the same message, before any VM starts.
+TEST_F(Cli, RunRefusesOneFileOnTwoWritableDrives) {
+    const std::string disk = dir.write("disk.img", std::string(4096, '\0')).string();
+    const Result checked = run({"check", "--config", config, "--drive", disk, "--drive", disk});
+    const Result ran = run({"run", "--config", config, "--drive", disk, "--drive", disk});
+    EXPECT_EQ(checked.code, 2);
+    EXPECT_EQ(ran.code, 2);
+    EXPECT_CONTAINS(ran.err, "is the same file as drive \"drive0\"'s");
+    EXPECT_EQ(ran.err, checked.err);
     EXPECT_EQ(machine_runs, 0);
 }
 
