@@ -74,6 +74,21 @@ printf 'not a kernel, just text\n' >"$dir/text"
 expect 2 "command line: --kernel: kernel \"$dir/text\": not a kernel" -- \
     check --config "$dir/ok.toml" --kernel "$dir/text"
 
+# The reader of nvmevm's standard output is gone (`nvmevm ... | head -1`): nvmevm ignores
+# SIGPIPE, so the write fails with EPIPE instead of killing it (141 in the shell). A FIFO opened
+# for reading and writing, then for writing, then closed for reading is a pipe without a reader.
+mkfifo "$dir/fifo"
+exec 3<>"$dir/fifo" 4>"$dir/fifo" 3<&-
+set +e
+"$nvmevm" check --config "$dir/ok.toml" >&4 2>"$dir/out"
+got=$?
+set -e
+exec 4>&-
+if [ "$got" -ne 0 ]; then
+    fail "nvmevm check with stdout a pipe without a reader: exit code $got, expected 0"
+    cat "$dir/out" >&2
+fi
+
 if [ "$failures" -ne 0 ]; then
     echo "$failures check(s) failed" >&2
     exit 1

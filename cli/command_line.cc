@@ -52,8 +52,17 @@ void add_overrides(CLI::App& command, CommandLine& line) {
                      "or gdb)");
 }
 
-// Log lines a guest outcome deserves: an error for the ends that point at a problem.
+// Log lines a guest outcome deserves: an error for the ends that point at a problem. A guest
+// status is told exactly, and at warn (seen by default) when its exit code is shared with other
+// statuses (docs/exit-codes.md).
 void log_outcome(const VmOutcome& outcome) {
+    if (outcome.end == VmEnd::guest_status) {
+        const bool shared = guest_status_shares_its_code(outcome);
+        logf(shared ? LogLevel::warn : LogLevel::info,
+             "guest exited with status %u (exit code %d%s)", outcome.guest_status,
+             exit_code_for(outcome), shared ? ", which stands for any status from 107 to 255" : "");
+        return;
+    }
     const bool bad = outcome.end == VmEnd::vmm_error || outcome.end == VmEnd::guest_crashed;
     logf(bad ? LogLevel::error : LogLevel::info, "%s%s%s", describe(outcome.end),
          outcome.detail.empty() ? "" : ": ", outcome.detail.c_str());

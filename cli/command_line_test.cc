@@ -157,8 +157,9 @@ TEST_F(Cli, DriveTakesOnePathPerFlag) {
 
 TEST_F(Cli, RunWithDrives) {
     const std::string disk = dir.write("disk.img", std::string(4096, '\0')).string();
+    const std::string other = dir.write("other.img", std::string(4096, '\0')).string();
     const Result r = run(
-        {"run", "--config", config, "--drive", disk, "--drive", disk, "--drive-engine", "uring"});
+        {"run", "--config", config, "--drive", other, "--drive", disk, "--drive-engine", "uring"});
     EXPECT_EQ(r.code, 0) << r.err;
     ASSERT_EQ(last_config.drives.size(), 2u);
     EXPECT_EQ(last_config.drives[0].id, "drive0");
@@ -203,6 +204,18 @@ TEST_F(Cli, BadOverrideExitsTwo) {
     EXPECT_EQ(machine_runs, 0);
 }
 
+// `run` refuses what `check` refuses, with the same message, before any VM starts.
+TEST_F(Cli, RunRefusesOneFileOnTwoWritableDrives) {
+    const std::string disk = dir.write("disk.img", std::string(4096, '\0')).string();
+    const Result checked = run({"check", "--config", config, "--drive", disk, "--drive", disk});
+    const Result ran = run({"run", "--config", config, "--drive", disk, "--drive", disk});
+    EXPECT_EQ(checked.code, 2);
+    EXPECT_EQ(ran.code, 2);
+    EXPECT_CONTAINS(ran.err, "is the same file as drive \"drive0\"'s");
+    EXPECT_EQ(ran.err, checked.err);
+    EXPECT_EQ(machine_runs, 0);
+}
+
 TEST_F(Cli, RunPassesTheCheckedConfig) {
     const Result r = run({"run", "--config", config, "--vcpus", "2", "--cmdline", "x=1"});
     EXPECT_EQ(r.code, 0) << r.err;
@@ -214,15 +227,38 @@ TEST_F(Cli, RunPassesTheCheckedConfig) {
 
 TEST_F(Cli, RunExitCodeFollowsTheOutcome) {
     const std::vector<std::pair<VmOutcome, int>> cases = {
-        {{VmEnd::powered_off, 0, ""}, 0},    {{VmEnd::vmm_error, 0, "x"}, 1},
-        {{VmEnd::reset, 0, ""}, 3},          {{VmEnd::guest_crashed, 0, "triple fault"}, 4},
-        {{VmEnd::stopped, 0, "SIGTERM"}, 5}, {{VmEnd::guest_status, 0, ""}, 16},
+        {{VmEnd::powered_off, 0, ""}, 0},
+        {{VmEnd::vmm_error, 0, "x"}, 1},
+        {{VmEnd::reset, 0, ""}, 3},
+        {{VmEnd::guest_crashed, 0, "triple fault"}, 4},
+        {{VmEnd::stopped, 0, "SIGTERM"}, 5},
+        {{VmEnd::guest_status, 0, ""}, 16},
         {{VmEnd::guest_status, 7, ""}, 23},
+        {{VmEnd::guest_status, 106, ""}, 122},
+        {{VmEnd::guest_status, 107, ""}, 123},
+        {{VmEnd::guest_status, 255, ""}, 123},
     };
     for (const auto& [end, code] : cases) {
         outcome = end;
         EXPECT_EQ(run({"run", "--config", config}).code, code) << describe(end.end);
     }
+}
+
+// A status that shares exit code 123 with others is still told exactly, on stderr at the
+// default log level; any other status at info.
+TEST_F(Cli, RunLogsTheExactGuestStatus) {
+    outcome = {VmEnd::guest_status, 200, "guest wrote exit status"};
+    ::testing::internal::CaptureStderr();
+    const int code = run({"run", "--config", config}).code;
+    const std::string high = ::testing::internal::GetCapturedStderr();
+    EXPECT_EQ(code, 123);
+    EXPECT_CONTAINS(high, "nvmevm: warn: guest exited with status 200 (exit code 123");
+
+    outcome = {VmEnd::guest_status, 7, "guest wrote exit status"};
+    ::testing::internal::CaptureStderr();
+    (void)run({"--log-level", "info", "run", "--config", config});
+    const std::string low = ::testing::internal::GetCapturedStderr();
+    EXPECT_CONTAINS(low, "nvmevm: info: guest exited with status 7 (exit code 23)");
 }
 
 TEST_F(Cli, RunMachineFailureExitsOne) {

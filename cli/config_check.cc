@@ -2,6 +2,7 @@
 // so that a relative path that resolved somewhere unexpected is plain to see.
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,13 +10,16 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <string>
 #include <system_error>
+#include <vector>
 
 #include "boot/kernel_image.h"
 #include "cli/config_loader.h"
 #include "cli/config_values.h"
+#include "devices/pci_host.h"
 #include "foundation/file_image.h"
 #include "foundation/unique_fd.h"
 #include "nvme/device_path.h"
@@ -24,6 +28,8 @@ namespace nvmevm {
 namespace {
 
 namespace values = config_values;
+
+static_assert(kMaxDrives == PciHost::kSlotCount - 1, "a drive per PCI slot but the bridge's");
 
 constexpr uint64_t kMiB = uint64_t{1} << 20;
 constexpr uint64_t kPage = 4096;
@@ -260,14 +266,141 @@ void check_drive(const DriveConfig& drive) {
     }
 }
 
+// What a drive's path names, as the kernel sees it, to find two drives on one backing.
+struct BackingId {
+    enum class Kind { file, block_device, nvme_namespace, char_device } kind = Kind::file;
+    uint64_t device = 0;  // st_dev of a file; the device number (st_rdev) of a device
+    uint64_t inode = 0;   // st_ino of a file
+    bool operator==(const BackingId&) const = default;
+};
+
+const char* describe(BackingId::Kind kind) {
+    switch (kind) {
+        case BackingId::Kind::file:
+            return "file";
+        case BackingId::Kind::block_device:
+            return "block device";
+        case BackingId::Kind::nvme_namespace:
+            return "NVMe namespace";
+        case BackingId::Kind::char_device:
+            return "device";
+    }
+    return "backing";
+}
+
+// The first line of a small sysfs file ("259:0"), or "".
+std::string read_line(const std::filesystem::path& path) {
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);
+    return line;
+}
+
+// The device number of the block device of NVMe namespace `block_name` ("nvme0n1"): the node
+// of that name beside the generic device, else the kernel's (/sys/class/block/NAME/dev).
+std::optional<dev_t> nvme_block_device(const std::filesystem::path& folder,
+                                       const std::string& block_name) {
+    struct stat st {};
+    if (::stat((folder / block_name).c_str(), &st) == 0 && S_ISBLK(st.st_mode)) return st.st_rdev;
+    unsigned major_number = 0, minor_number = 0;
+    if (std::sscanf(read_line("/sys/class/block/" + block_name + "/dev").c_str(), "%u:%u",
+                    &major_number, &minor_number) == 2)
+        return ::makedev(major_number, minor_number);
+    return std::nullopt;
+}
+
+// A regular file is its st_dev and st_ino, so the same path, a hard link and a symlink agree. A
+// block device is its device number. An NVMe generic device /dev/ngXnY is the device number of
+// its namespace's block device /dev/nvmeXnY, so that the two nodes of one namespace agree (the
+// name is the kernel's, from /sys/dev/char/MAJ:MIN, else the node's after symlinks). Called
+// after check_drive, which stat'ed the path.
+BackingId backing_id(const std::filesystem::path& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return {};
+    if (S_ISREG(st.st_mode)) return {BackingId::Kind::file, st.st_dev, st.st_ino};
+    std::error_code ignored;
+    const std::filesystem::path real = std::filesystem::canonical(path, ignored);
+    const bool nvme_name = !real.empty() && nvme_generic_path(real.string()).has_value();
+    if (S_ISBLK(st.st_mode)) {
+        return {nvme_name ? BackingId::Kind::nvme_namespace : BackingId::Kind::block_device,
+                st.st_rdev, 0};
+    }
+    const std::string dev =
+        std::to_string(major(st.st_rdev)) + ":" + std::to_string(minor(st.st_rdev));
+    std::string kernel_name =
+        std::filesystem::read_symlink("/sys/dev/char/" + dev, ignored).filename().string();
+    std::string block_name = nvme_block_name(kernel_name);
+    if (block_name.empty() && nvme_name) block_name = nvme_block_name(real.string());
+    if (!block_name.empty()) {
+        if (const std::optional<dev_t> block = nvme_block_device(real.parent_path(), block_name))
+            return {BackingId::Kind::nvme_namespace, *block, 0};
+    }
+    return {BackingId::Kind::char_device, st.st_rdev, 0};
+}
+
+// A writable drive must be the only drive on its backing: two drives would each cache what the
+// other changes behind its back, and the guest would see its file system corrupt. Drives that
+// are all read-only may share one. A null-engine drive never touches its file.
+void check_backing_shared(const std::vector<const DriveConfig*>& earlier,
+                          const std::vector<BackingId>& ids, const DriveConfig& drive,
+                          const BackingId& id) {
+    for (size_t i = 0; i < earlier.size(); ++i) {
+        const DriveConfig& other = *earlier[i];
+        if (!(ids[i] == id) || (drive.read_only && other.read_only)) continue;
+        const BackingId::Kind kind =
+            ids[i].kind == BackingId::Kind::nvme_namespace ? ids[i].kind : id.kind;
+        throw ConfigError(drive.path_where,
+                          "drive \"" + drive.id + "\": path " + quoted(drive.path) +
+                              " is the same " + describe(kind) + " as drive \"" + other.id +
+                              "\"'s (" + other.path_where.str() +
+                              "): a writable drive must be the only drive on its file or device "
+                              "(drives that are all read_only = true may share one)");
+    }
+}
+
+// Room for drives: a PCI slot each on bus 0, and a registered file in every vCPU's io_uring for
+// each drive with a file (queue 0 of every drive is served by vCPU 0; polled drives on the
+// second, polled ring).
+void check_drive_count(const DriveConfig& drive, size_t index, size_t with_file, size_t polled) {
+    const std::string prefix = "drive \"" + drive.id + "\": too many drives: ";
+    if (index + 1 > kMaxDrives) {
+        throw ConfigError(drive.where, prefix + "the PCI bus has " + std::to_string(kMaxDrives) +
+                                           " slots for drives (00:01.0 to 00:1f.0), and this is "
+                                           "drive " +
+                                           std::to_string(index + 1));
+    }
+    if (with_file > kMaxRingDrives || polled > kMaxRingDrives) {
+        const bool on_polled_ring = polled > kMaxRingDrives;
+        throw ConfigError(
+            drive.where,
+            prefix + "a vCPU's io_uring serves at most " + std::to_string(kMaxRingDrives) +
+                (on_polled_ring ? " drives with poll = true"
+                                : " drives with a file (engine \"null\" drives "
+                                  "need none)") +
+                ", and this is number " + std::to_string(on_polled_ring ? polled : with_file));
+    }
+}
+
 void check_drives(const VmConfig& config) {
     std::set<std::string> ids;
-    for (const DriveConfig& drive : config.drives) {
+    std::vector<const DriveConfig*> with_backing;
+    std::vector<BackingId> backings;
+    size_t with_file = 0, polled = 0;
+    for (size_t index = 0; index < config.drives.size(); ++index) {
+        const DriveConfig& drive = config.drives[index];
         check_drive_values(drive);
         if (!ids.insert(drive.id).second) {
             throw ConfigError(drive.where, "drive id \"" + drive.id + "\" is used twice");
         }
         check_drive(drive);
+        const bool has_file = drive.engine != DriveEngine::null;
+        if (has_file) ++(drive.poll ? polled : with_file);
+        check_drive_count(drive, index, with_file, polled);
+        if (!has_file) continue;
+        const BackingId id = backing_id(drive.path);
+        check_backing_shared(with_backing, backings, drive, id);
+        with_backing.push_back(&drive);
+        backings.push_back(id);
     }
 }
 

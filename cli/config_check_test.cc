@@ -1,13 +1,20 @@
 // check_config, apply_overrides and load_config_file: the checks that look at the host, on
 // real files in a temporary folder.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <string>
+#include <system_error>
 
 #include "cli/config_loader.h"
 #include "cli/config_test_support.h"
+#include "foundation/io_ring.h"
+#include "foundation/unique_fd.h"
 
 namespace nvmevm {
 namespace {
@@ -322,6 +329,114 @@ TEST_F(ConfigCheck, CheckRepeatsDriveValueChecksOnBuiltConfigs) {
     check_config(c);
 }
 
+// One backing, two drives: a writable drive must be the only one on its file or namespace,
+// whatever path names it (the same path, a hard link, a symlink); `run` refuses it with the
+// same message, as it loads the config the same way (load_config_file).
+TEST_F(ConfigCheck, SameFileTwiceWritableIsRefused) {
+    std::filesystem::create_hard_link(dir / "disk.img", dir / "hard.img");
+    std::filesystem::create_symlink(dir / "disk.img", dir / "soft.img");
+    const std::string first = "[[drive]]\nid = \"a\"\npath = \"disk.img\"\n";  // lines 3-5
+    for (const char* other : {"disk.img", "hard.img", "soft.img", "./disk.img"}) {
+        const std::string second =
+            "[[drive]]\nid = \"b\"\npath = \"" + std::string(other) + "\"\n";  // lines 6-8
+        EXPECT_EQ(error(boot + first + second),
+                  where("8:8") + "drive \"b\": path \"" + (dir / other).string() +
+                      "\" is the same file as drive \"a\"'s (" + (dir / "vm.toml").string() +
+                      ":5:8): a writable drive must be the only drive "
+                      "on its file or device (drives that are all read_only = true may share "
+                      "one)")
+            << other;
+    }
+    // Writable and read-only: still refused (the guest would read through one drive what it
+    // writes through the other, behind the back of both caches).
+    EXPECT_CONTAINS(
+        error(boot + first + "[[drive]]\nid = \"b\"\npath = \"hard.img\"\nread_only = true\n"),
+        where("8:8") + "drive \"b\": path");
+}
+
+TEST_F(ConfigCheck, SameFileTwiceReadOnlyIsFine) {
+    std::filesystem::create_hard_link(dir / "disk.img", dir / "hard.img");
+    const VmConfig c = load(boot +
+                            "[[drive]]\nid = \"a\"\npath = \"disk.img\"\nread_only = true\n"
+                            "[[drive]]\nid = \"b\"\npath = \"hard.img\"\nread_only = true\n");
+    EXPECT_EQ(c.drives.size(), 2u);
+}
+
+TEST_F(ConfigCheck, SameFileTwiceFromTheCommandLine) {
+    Overrides o;
+    o.drives = {dir / "disk.img", dir / "disk.img"};
+    EXPECT_CONTAINS(error(boot, o), "command line: --drive: drive \"drive1\": path \"" +
+                                        (dir / "disk.img").string() +
+                                        "\" is the same file as drive \"drive0\"'s (command "
+                                        "line: --drive)");
+}
+
+TEST_F(ConfigCheck, TwoNullDrivesOnOneFileAreFine) {
+    // engine = "null" reads its file's shape and never touches it again.
+    (void)load(boot +
+               "[[drive]]\nid = \"a\"\npath = \"disk.img\"\nengine = \"null\"\n"
+               "[[drive]]\nid = \"b\"\npath = \"disk.img\"\n");
+}
+
+// /dev/nvmeXnY and /dev/ngXnY are one namespace. Stand-ins made with mknod in the temp folder
+// (the numbers name no device: only stat and access look at them).
+TEST_F(ConfigCheck, BlockAndGenericDeviceOfOneNamespaceAreRefused) {
+    ASSERT_EQ(::geteuid(), 0u) << "needs root for mknod (CI runs as root)";
+    ASSERT_EQ(::mknod((dir / "nvme9n1").c_str(), S_IFBLK | 0600, ::makedev(7, 250)), 0)
+        << std::strerror(errno);
+    ASSERT_EQ(::mknod((dir / "ng9n1").c_str(), S_IFCHR | 0600, ::makedev(511, 9)), 0)
+        << std::strerror(errno);
+    ASSERT_EQ(::mknod((dir / "nvme9n2").c_str(), S_IFBLK | 0600, ::makedev(7, 251)), 0)
+        << std::strerror(errno);
+    std::filesystem::create_symlink(dir / "nvme9n1", dir / "by-id");
+    const std::string first = "[[drive]]\nid = \"a\"\npath = \"nvme9n1\"\n";  // lines 3-5
+    for (const char* other : {"ng9n1", "by-id", "nvme9n1"}) {
+        const std::string second = "[[drive]]\nid = \"b\"\npath = \"" + std::string(other) + "\"\n";
+        EXPECT_CONTAINS(error(boot + first + second),
+                        where("8:8") + "drive \"b\": path \"" + (dir / other).string() +
+                            "\" is the same NVMe namespace as drive \"a\"'s")
+            << other;
+    }
+    // Another namespace of the same controller is another backing.
+    (void)load(boot + first + "[[drive]]\nid = \"b\"\npath = \"nvme9n2\"\n");
+}
+
+// Every drive is a PCI device on bus 0 (slots 1 to 31) and every drive that does I/O a file in
+// each vCPU's io_uring (16 registered files): more are refused at the first drive too many.
+TEST_F(ConfigCheck, MoreFileDrivesThanARingTakesAreRefused) {
+    std::string toml = boot;
+    for (int i = 0; i < 17; ++i) {
+        dir.write("d" + std::to_string(i) + ".img", std::string(4096, '\0'));
+        toml += "[[drive]]\nid = \"d" + std::to_string(i) + "\"\npath = \"d" + std::to_string(i) +
+                ".img\"\n";
+    }
+    // Null drives need no file in the ring.
+    for (int i = 0; i < 4; ++i)
+        toml += "[[drive]]\nid = \"n" + std::to_string(i) + "\"\nengine = \"null\"\n";
+    // Drive d16 starts on line 3 + 16 * 3.
+    EXPECT_CONTAINS(error(toml), where("51:1") + "drive \"d16\": too many drives");
+    EXPECT_CONTAINS(error(toml), "16");
+}
+
+// kMaxRingDrives is what an IoRing registers: the check refuses no drive the ring would take.
+TEST(DriveLimits, RingRegistersKMaxRingDriveFiles) {
+    IoRing ring(8);
+    const UniqueFd file(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    ASSERT_TRUE(file);
+    for (size_t i = 0; i < kMaxRingDrives; ++i) (void)ring.add_file(file.get());
+    EXPECT_THROW((void)ring.add_file(file.get()), std::system_error);
+}
+
+TEST_F(ConfigCheck, MoreDrivesThanThePciBusTakesAreRefused) {
+    std::string toml = boot;
+    for (int i = 0; i < 32; ++i)
+        toml += "[[drive]]\nid = \"n" + std::to_string(i) + "\"\nengine = \"null\"\n";
+    EXPECT_CONTAINS(error(toml), where("96:1") + "drive \"n31\": too many drives");
+    // 31 fit.
+    const std::string fits = toml.substr(0, toml.rfind("[[drive]]"));
+    EXPECT_EQ(load(fits).drives.size(), 31u);
+}
+
 // Overrides: checked like file values, reported at their flag.
 
 TEST_F(ConfigCheck, OverrideReplacesFileValues) {
@@ -384,7 +499,8 @@ TEST_F(ConfigCheck, OverrideConsoleInMissingFolder) {
 TEST_F(ConfigCheck, OverrideDriveAppendsDrives) {
     Overrides o;
     o.drives = {dir / "disk.img", dir.write("b.img", std::string(4096, '\0'))};
-    const VmConfig c = load(boot + "[[drive]]\nid = \"root\"\npath = \"disk.img\"\n", o);
+    dir.write("root.img", std::string(4096, '\0'));
+    const VmConfig c = load(boot + "[[drive]]\nid = \"root\"\npath = \"root.img\"\n", o);
     ASSERT_EQ(c.drives.size(), 3u);
     EXPECT_EQ(c.drives[0].id, "root");
     // Named after their place in the drive list, after the file's drives.

@@ -66,5 +66,10 @@ inline constexpr uint16_t kMinQueueSize = 2;
 inline constexpr uint16_t kMaxQueueSize = 1024;  // the split virtqueue's largest ring
 inline constexpr size_t kMaxSerialBytes = 20;    // VIRTIO_BLK_ID_BYTES
 inline constexpr uint64_t kMaxNullSizeMib = uint64_t{1} << 24;  // 16 TiB
+// Drives a VM can have: one per PCI slot of bus 0, less the host bridge's (devices/pci_host.h).
+inline constexpr size_t kMaxDrives = 31;
+// Drives with a file (any engine but "null") that one vCPU's io_uring can serve: its table of
+// registered files (IoRing::add_file). Polled drives count apart, on the polled ring.
+inline constexpr size_t kMaxRingDrives = 16;
 
 }  // namespace nvmevm

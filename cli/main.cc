@@ -1,4 +1,5 @@
 // nvmevm's entry point: everything testable lives in cli/command_line.cc.
+#include <csignal>
 #include <iostream>
 
 #include "cli/command_line.h"
@@ -6,6 +7,10 @@
 #include "vmm/machine.h"
 
 int main(int argc, char** argv) {
+    // Before any thread starts, so that every thread inherits it: a console or stdout whose
+    // reader has gone (`nvmevm run ... | head`) fails writes with EPIPE instead of killing
+    // nvmevm before it stops the VM and flushes the drives (devices/output_sink.h).
+    std::signal(SIGPIPE, SIG_IGN);
     const nvmevm::BenchEnvironment bench{nvmevm::embedded_guest(), nvmevm::run_machine_counted, {}};
     return nvmevm::nvmevm_main(argc, argv, std::cout, std::cerr, nvmevm::run_machine, bench);
 }

@@ -28,6 +28,7 @@ FdSink::~FdSink() {
 
 void FdSink::write(std::span<const uint8_t> bytes) {
     std::lock_guard lock(mutex_);
+    if (gone_) return;
     for (uint8_t byte : bytes) {
         buffer_.push_back(byte);
         if (byte == '\n' || buffer_.size() >= kCapacity) flush_locked();
@@ -44,8 +45,15 @@ void FdSink::flush_locked() {
     while (done < buffer_.size()) {
         const ssize_t n = ::write(fd_.get(), buffer_.data() + done, buffer_.size() - done);
         if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EPIPE) {
+            gone_ = true;
+            logf(LogLevel::warn,
+                 "console output: its reader is gone (%s); the VM goes on without a console",
+                 std::strerror(EPIPE));
+            break;
+        }
         if (n <= 0) {
-            // Console output is best effort: a closed pipe or a full disk must not stop the VM.
+            // Console output is best effort: a full disk must not stop the VM.
             logf_limited(error_log_, LogLevel::warn, "console output dropped: %s",
                          n < 0 ? std::strerror(errno) : "short write");
             break;

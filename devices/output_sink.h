@@ -33,7 +33,9 @@ class NullSink final : public OutputSink {
 // Writes to a file descriptor it owns, buffered per line: one write(2) per line instead of one
 // per byte (every byte is already a VM exit), and still prompt enough for a human watching a
 // boot log. A partial line stays buffered until a newline, a full buffer, flush() or
-// destruction.
+// destruction. Output is best effort and never stops the VM: when the fd is a pipe whose reader
+// has gone (EPIPE: `nvmevm run ... | head`; main() ignores SIGPIPE so that this is an error, not
+// a kill), the sink logs it once and drops everything from then on.
 class FdSink final : public OutputSink {
   public:
     // Duplicates standard output (so that this sink owns, and closes, only its own fd).
@@ -57,6 +59,7 @@ class FdSink final : public OutputSink {
     std::mutex mutex_;
     UniqueFd fd_;
     std::vector<uint8_t> buffer_;
+    bool gone_ = false;  // the reader of the pipe has gone: nothing is written any more
     RateLimiter error_log_;
 };
 

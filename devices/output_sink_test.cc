@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -63,6 +64,51 @@ TEST(FdSinkTest, LongLinesAreWrittenWhenTheBufferFills) {
     sink->flush();
     EXPECT_EQ(slurp(path), line);
     std::remove(path);
+}
+
+// Ignores SIGPIPE while it lives, as nvmevm's main() does for the whole run.
+class IgnoreSigpipe {
+  public:
+    IgnoreSigpipe() {
+        struct sigaction ignore {};
+        ignore.sa_handler = SIG_IGN;
+        ::sigaction(SIGPIPE, &ignore, &saved_);
+    }
+    ~IgnoreSigpipe() { ::sigaction(SIGPIPE, &saved_, nullptr); }
+    IgnoreSigpipe(const IgnoreSigpipe&) = delete;
+    IgnoreSigpipe& operator=(const IgnoreSigpipe&) = delete;
+
+  private:
+    struct sigaction saved_ {};
+};
+
+size_t count(const std::string& text, const std::string& part) {
+    size_t n = 0;
+    for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
+    return n;
+}
+
+// `nvmevm run ... | head -1`: the console's reader is gone. The sink says so once and stops
+// writing; the VM it serves goes on (nothing throws, nothing blocks).
+TEST(FdSinkTest, ClosedPipeIsConsoleGone) {
+    const IgnoreSigpipe ignore;
+    int fds[2];
+    ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+    ::close(fds[0]);
+    ::testing::internal::CaptureStderr();
+    {
+        FdSink sink{UniqueFd(fds[1])};
+        for (int i = 0; i < 100; ++i) sink.write(bytes("a console line\n"));
+        sink.write(bytes("a partial line"));
+        sink.flush();
+    }
+    const std::string log = ::testing::internal::GetCapturedStderr();
+    EXPECT_EQ(count(log, "\n"), 1u) << log;
+    EXPECT_EQ(count(log,
+                    "nvmevm: warn: console output: its reader is gone (Broken pipe); the "
+                    "VM goes on without a console"),
+              1u)
+        << log;
 }
 
 TEST(FdSinkTest, OpenFailureThrows) {

@@ -1,7 +1,5 @@
 #include "devices/vm_outcome.h"
 
-#include <algorithm>
-
 namespace nvmevm {
 
 int exit_code_for(const VmOutcome& outcome) {
@@ -11,8 +9,9 @@ int exit_code_for(const VmOutcome& outcome) {
         case VmEnd::reset:
             return exit_code::reset;
         case VmEnd::guest_status:
-            return exit_code::guest_status_base +
-                   std::min<int>(outcome.guest_status, exit_code::guest_status_max);
+            return guest_status_shares_its_code(outcome)
+                       ? exit_code::guest_status_high
+                       : exit_code::guest_status_base + outcome.guest_status;
         case VmEnd::guest_crashed:
             return exit_code::guest_crashed;
         case VmEnd::vmm_error:
@@ -21,6 +20,11 @@ int exit_code_for(const VmOutcome& outcome) {
             return exit_code::stopped;
     }
     return exit_code::vmm_error;
+}
+
+bool guest_status_shares_its_code(const VmOutcome& outcome) {
+    return outcome.end == VmEnd::guest_status &&
+           outcome.guest_status > exit_code::guest_status_exact_max;
 }
 
 const char* describe(VmEnd end) {

@@ -22,8 +22,12 @@ struct VmOutcome {
     std::string detail;        // human-readable reason, for the log
 };
 
-// The exit-code contract. Fixed codes sit below 16; a guest-chosen status s becomes 16 + s, so
-// no guest status can be mistaken for one of nvmevm's own outcomes.
+// The exit-code contract. Fixed codes sit below 16; a guest-chosen status s becomes 16 + s up
+// to status 106 (code 122), and every status from 107 to 255 becomes 123, so that no guest
+// status can be mistaken for one of nvmevm's own outcomes, nor for what others say about a
+// command: 124 and 125 are timeout(1)'s "timed out" and its own failure (also docker run's
+// failure), 126 and 127 the shell's "not executable" and "not found", 128 + n "killed by signal
+// n". nvmevm never exits with a code above 123. The exact status is in the log line at exit.
 namespace exit_code {
 inline constexpr int powered_off = 0;
 inline constexpr int vmm_error = 1;
@@ -31,11 +35,16 @@ inline constexpr int usage = 2;  // bad command line or configuration; no VM was
 inline constexpr int reset = 3;
 inline constexpr int guest_crashed = 4;
 inline constexpr int stopped = 5;
+// 6 to 15: reserved for nvmevm's own outcomes.
 inline constexpr int guest_status_base = 16;
-inline constexpr int guest_status_max = 255 - guest_status_base;  // 239
+inline constexpr int guest_status_exact_max = 106;  // the largest status with a code of its own
+inline constexpr int guest_status_high = guest_status_base + guest_status_exact_max + 1;  // 123
 }  // namespace exit_code
 
 [[nodiscard]] int exit_code_for(const VmOutcome& outcome);
 [[nodiscard]] const char* describe(VmEnd end);
+// True when the exit code does not tell the guest's status exactly (status above
+// exit_code::guest_status_exact_max): the log line at exit then says it at warn level.
+[[nodiscard]] bool guest_status_shares_its_code(const VmOutcome& outcome);
 
 }  // namespace nvmevm

@@ -4,6 +4,7 @@
 #include <sys/ioctl.h>
 
 #include <cerrno>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <system_error>
@@ -36,15 +37,31 @@ constexpr RequiredCap kRequiredCaps[] = {
 
 }  // namespace
 
+std::string kvm_open_error(const char* device, int error) {
+    const std::string module =
+        "Is the kvm module loaded (lsmod | grep kvm; modprobe kvm_intel or kvm_amd), with "
+        "virtualization on (a firmware setting; nested virtualization inside a VM)?";
+    const std::string group = std::string("May this user read and write ") + device + " (ls -l " +
+                              device + ": usually mode 0660, group kvm; usermod -aG kvm USER)?";
+    const bool denied = error == EACCES || error == EPERM;
+    return std::string("open ") + device + ": " + std::strerror(error) + ". " +
+           (denied ? group + " " + module : module + " " + group) +
+           " Without KVM on this host, scripts/lab-run.sh and scripts/lab-command.sh run "
+           "nvmevm in the nested lab (docs/lab.md).";
+}
+
 int checked_ioctl(int fd, unsigned long request, const void* arg, const char* what) {
     int rc = ::ioctl(fd, request, arg);
     if (rc < 0) throw std::system_error(errno, std::generic_category(), what);
     return rc;
 }
 
-KvmSystem::KvmSystem() {
-    fd_ = UniqueFd(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
-    if (!fd_) throw std::system_error(errno, std::generic_category(), "open /dev/kvm");
+KvmSystem::KvmSystem(const char* device) {
+    fd_ = UniqueFd(::open(device, O_RDWR | O_CLOEXEC));
+    if (!fd_) {
+        const int error = errno;
+        throw std::runtime_error(kvm_open_error(device, error));
+    }
     if (int version = checked_ioctl(fd(), KVM_GET_API_VERSION, 0ul, "KVM_GET_API_VERSION");
         version != KVM_API_VERSION)
         throw std::runtime_error("/dev/kvm: unsupported API version " + std::to_string(version));

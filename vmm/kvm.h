@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "foundation/guest_memory.h"
@@ -19,10 +20,19 @@ inline int checked_ioctl(int fd, unsigned long request, unsigned long arg, const
     return checked_ioctl(fd, request, reinterpret_cast<const void*>(arg), what);
 }
 
+// The message of a failed open of the KVM device: errno's text, then what to check (the kvm
+// module, the device's group and mode) and that the nested lab runs nvmevm without host KVM
+// (scripts/lab-run.sh, scripts/lab-command.sh; docs/lab.md). Permission errors name the group
+// first, a missing device the module.
+[[nodiscard]] std::string kvm_open_error(const char* device, int error);
+
 class KvmSystem {
   public:
-    // Opens /dev/kvm and checks the API version and every capability nvmevm relies on.
-    KvmSystem();
+    static constexpr const char* kDevice = "/dev/kvm";
+    // Opens `device` and checks the API version and every capability nvmevm relies on. Throws
+    // std::runtime_error with kvm_open_error's message when the device cannot be opened,
+    // std::system_error when an ioctl fails.
+    explicit KvmSystem(const char* device = kDevice);
 
     [[nodiscard]] int fd() const { return fd_.get(); }
     [[nodiscard]] size_t vcpu_mmap_size() const { return vcpu_mmap_size_; }

@@ -27,7 +27,7 @@ constexpr Mode kModes[] = {
     {"info", mode_info},       {"reset", mode_reset},       {"poweroff", mode_poweroff},
     {"crash", mode_crash},     {"spin", mode_spin},         {"blk", mode_blk},
     {"blkinfo", mode_blkinfo}, {"blkbench", mode_blkbench}, {"smp", mode_smp},
-    {"bench", mode_bench},     {"hostile", mode_hostile},
+    {"bench", mode_bench},     {"hostile", mode_hostile},   {"chatter", mode_chatter},
 };
 
 // Words that only modify a mode (the mode reads them from the command line).

@@ -28,6 +28,16 @@ void mode_spin(const Context&) {
     }
 }
 
+void mode_chatter(const Context&) {
+    // More than a pipe buffer (64 KiB) holds: the console tests see writes after the reader of
+    // nvmevm's stdout went away.
+    for (uint64_t line = 0; line < 2048; ++line) {
+        put_line_start("chatter ");
+        put_dec(line);
+        put_str(" the quick brown fox jumps over the lazy dog\n");
+    }
+}
+
 void mode_crash(const Context&) {
     put_line_start("crash\n");
     crash_vm();

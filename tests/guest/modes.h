@@ -22,6 +22,7 @@ void mode_info(const Context& context);
 [[noreturn]] void mode_poweroff(const Context& context);
 [[noreturn]] void mode_crash(const Context& context);
 [[noreturn]] void mode_spin(const Context& context);
+void mode_chatter(const Context& context);   // 2048 numbered lines, 150 KiB: more than a pipe holds
 void mode_blk(const Context& context);       // mode_blk.cc: the virtio-blk suite
 void mode_blkinfo(const Context& context);   // mode_blkinfo.cc: virtio-blk devices described
 void mode_blkbench(const Context& context);  // mode_blkbench.cc: 4 KiB read latency, QD1/QD8
