@@ -47,6 +47,19 @@ void add_overrides(CLI::App& command, CommandLine& line) {
     command.add_option_function<std::string>(
         "--drive-engine", [&o](const std::string& v) { o.drive_engine = v; },
         "Engine of the drives added by --drive: auto, uring or null (default auto)");
+    command.add_option_function<std::string>(
+        "--sandbox", [&o](const std::string& v) { o.sandbox = v; },
+        "Namespaces, an empty root and an unprivileged uid once the VM is built: auto (when "
+        "root; the default), on or off (overrides [sandbox] enabled; docs/security.md)");
+    command.add_option_function<int64_t>(
+        "--sandbox-uid", [&o](const int64_t& v) { o.sandbox_uid = v; },
+        "The uid the sandbox drops to (default 65534)");
+    command.add_option_function<int64_t>(
+        "--sandbox-gid", [&o](const int64_t& v) { o.sandbox_gid = v; },
+        "The gid the sandbox drops to (default 65534)");
+    command.add_option_function<std::string>(
+        "--cgroup", [&o](const std::string& v) { o.cgroup = v; },
+        "A cgroup v2 folder the sandbox joins (overrides [sandbox] cgroup)");
     command.add_flag("--no-seccomp", o.no_seccomp,
                      "Do not confine nvmevm's threads with seccomp (for debugging with strace "
                      "or gdb)");

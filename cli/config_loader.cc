@@ -35,6 +35,19 @@ void apply_overrides(VmConfig& config, const Overrides& overrides) {
     // not to the config file's folder.
     const std::filesystem::path here;
     if (overrides.no_seccomp) config.seccomp = false;
+    if (overrides.sandbox)
+        config.sandbox.mode =
+            values::sandbox_mode(*overrides.sandbox, values::command_line("--sandbox"));
+    if (overrides.sandbox_uid)
+        config.sandbox.uid = values::sandbox_id("--sandbox-uid", *overrides.sandbox_uid,
+                                                values::command_line("--sandbox-uid"));
+    if (overrides.sandbox_gid)
+        config.sandbox.gid = values::sandbox_id("--sandbox-gid", *overrides.sandbox_gid,
+                                                values::command_line("--sandbox-gid"));
+    if (overrides.cgroup) {
+        values::cgroup(*overrides.cgroup, values::command_line("--cgroup"));
+        config.sandbox.cgroup = *overrides.cgroup;
+    }
     if (overrides.vcpus) {
         config.vcpus_where = values::command_line("--vcpus");
         config.vcpus = values::vcpus(*overrides.vcpus, config.vcpus_where);

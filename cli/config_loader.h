@@ -32,6 +32,10 @@ struct Overrides {
     std::vector<std::filesystem::path> drives;
     std::optional<std::string> drive_engine;  // --drive-engine: engine of the --drive drives
     bool no_seccomp = false;                  // --no-seccomp: for debugging
+    std::optional<std::string> sandbox;       // --sandbox auto|on|off
+    std::optional<int64_t> sandbox_uid;       // --sandbox-uid
+    std::optional<int64_t> sandbox_gid;       // --sandbox-gid
+    std::optional<std::string> cgroup;        // --cgroup
 };
 
 // Parses `text` as the config file `source` (used in messages and to resolve relative paths)

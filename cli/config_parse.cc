@@ -80,10 +80,12 @@ class Parser {
                 console(table(*key, *node), config);
             } else if (name == "drive") {
                 drives(*key, *node, config);
+            } else if (name == "sandbox") {
+                sandbox(table(*key, *node), config);
             } else if (node->is_table()) {
                 throw ConfigError(at(*node), "unknown table [" + name +
                                                  "]: the tables are [machine], [boot], "
-                                                 "[console] and [[drive]]");
+                                                 "[console], [sandbox] and [[drive]]");
             } else {
                 throw ConfigError(at(*key), "unknown key \"" + name +
                                                 "\" at the top level: keys belong in [machine], "
@@ -183,6 +185,29 @@ class Parser {
                 values::console(config, string(*key, *node), base_, at(*node));
             } else {
                 unknown_key(*key, "[console]", "output");
+            }
+        }
+    }
+
+    void sandbox(const toml::table& table, VmConfig& config) const {
+        config.sandbox_where = at(table);
+        for (const auto& [key, node] : in_file_order(table)) {
+            const std::string name(key->str());
+            if (name == "enabled") {
+                // true / false, or the string "auto".
+                if (const auto* flag = node->as_boolean())
+                    config.sandbox.mode = flag->get() ? SandboxMode::on : SandboxMode::off;
+                else
+                    config.sandbox.mode = values::sandbox_mode(string(*key, *node), at(*node));
+            } else if (name == "uid") {
+                config.sandbox.uid = values::sandbox_id("uid", integer(*key, *node), at(*node));
+            } else if (name == "gid") {
+                config.sandbox.gid = values::sandbox_id("gid", integer(*key, *node), at(*node));
+            } else if (name == "cgroup") {
+                config.sandbox.cgroup = string(*key, *node);
+                values::cgroup(config.sandbox.cgroup, at(*node));
+            } else {
+                unknown_key(*key, "[sandbox]", "enabled, uid, gid, cgroup");
             }
         }
     }

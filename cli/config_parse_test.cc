@@ -82,6 +82,34 @@ TEST(ConfigParse, ConsoleKinds) {
               ConsoleKind::stdout_stream);
 }
 
+TEST(ConfigParse, SandboxTable) {
+    EXPECT_EQ(parse_config("", kSource).sandbox.mode, SandboxMode::automatic);
+    const VmConfig c = parse_config(
+        "[sandbox]\nenabled = true\nuid = 1000\ngid = 1001\ncgroup = \"/sys/fs/cgroup/vm1\"\n",
+        kSource);
+    EXPECT_EQ(c.sandbox.mode, SandboxMode::on);
+    EXPECT_EQ(c.sandbox.uid, 1000u);
+    EXPECT_EQ(c.sandbox.gid, 1001u);
+    EXPECT_EQ(c.sandbox.cgroup, "/sys/fs/cgroup/vm1");
+    EXPECT_EQ(parse_config("[sandbox]\nenabled = false\n", kSource).sandbox.mode, SandboxMode::off);
+    EXPECT_EQ(parse_config("[sandbox]\nenabled = \"auto\"\n", kSource).sandbox.mode,
+              SandboxMode::automatic);
+}
+
+TEST(ConfigParse, SandboxErrorsNameTheKey) {
+    EXPECT_EQ(config_error([] { (void)parse_config("[sandbox]\nenabled = \"yes\"\n", kSource); }),
+              "/configs/vm.toml:2:11: sandbox must be auto, on or off, not \"yes\" "
+              "(docs/security.md)");
+    EXPECT_EQ(config_error([] { (void)parse_config("[sandbox]\nuid = -1\n", kSource); }),
+              "/configs/vm.toml:2:7: uid must be 0 to 4294967294, not -1");
+    EXPECT_EQ(config_error([] { (void)parse_config("[sandbox]\ncgroup = \"vms\"\n", kSource); }),
+              "/configs/vm.toml:2:10: cgroup must be an absolute path (a cgroup v2 folder such as "
+              "/sys/fs/cgroup/vms/vm1), not \"vms\"");
+    EXPECT_EQ(config_error([] { (void)parse_config("[sandbox]\nroot = 1\n", kSource); }),
+              "/configs/vm.toml:2:1: unknown key \"root\" in [sandbox] (known keys: enabled, uid, "
+              "gid, cgroup)");
+}
+
 TEST(ConfigParse, NullEngineNeedsNoPath) {
     const VmConfig c = parse_config("[[drive]]\nid = \"n\"\nengine = \"null\"\n", kSource);
     ASSERT_EQ(c.drives.size(), 1u);

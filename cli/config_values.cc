@@ -184,6 +184,29 @@ std::filesystem::path path(std::string_view key, std::string_view value,
     return p;
 }
 
+SandboxMode sandbox_mode(std::string_view value, const SourceLocation& where) {
+    if (value == "auto") return SandboxMode::automatic;
+    if (value == "on" || value == "true") return SandboxMode::on;
+    if (value == "off" || value == "false") return SandboxMode::off;
+    throw ConfigError(where, "sandbox must be auto, on or off, not \"" + std::string(value) +
+                                 "\" (docs/security.md)");
+}
+
+uint32_t sandbox_id(std::string_view key, int64_t value, const SourceLocation& where) {
+    if (value < 0 || value >= int64_t{UINT32_MAX})
+        throw ConfigError(
+            where, std::string(key) + " must be 0 to 4294967294, not " + std::to_string(value));
+    return static_cast<uint32_t>(value);
+}
+
+void cgroup(std::string_view value, const SourceLocation& where) {
+    if (value.empty() || value.front() != '/')
+        throw ConfigError(where,
+                          "cgroup must be an absolute path (a cgroup v2 folder such as "
+                          "/sys/fs/cgroup/vms/vm1), not \"" +
+                              std::string(value) + "\"");
+}
+
 SourceLocation command_line(std::string_view flag) {
     return SourceLocation{"command line: " + std::string(flag), 0, 0};
 }

@@ -50,6 +50,13 @@ void console(VmConfig& config, std::string_view value, const std::filesystem::pa
                                          const std::filesystem::path& base,
                                          const SourceLocation& where);
 
+// [sandbox] enabled / --sandbox: "auto", "on" (true), "off" (false).
+[[nodiscard]] SandboxMode sandbox_mode(std::string_view value, const SourceLocation& where);
+// [sandbox] uid and gid: 0..4294967294 (-1, "no change" to the kernel, is refused).
+[[nodiscard]] uint32_t sandbox_id(std::string_view key, int64_t value, const SourceLocation& where);
+// [sandbox] cgroup: an absolute path (a cgroup v2 folder).
+void cgroup(std::string_view value, const SourceLocation& where);
+
 // "command line: --flag", the location of an override.
 [[nodiscard]] SourceLocation command_line(std::string_view flag);
 

@@ -1,5 +1,6 @@
 #include "vmm/block_devices.h"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -152,6 +153,13 @@ void BlockDevices::flush_all() const {
             logf(LogLevel::error, "drive %s: flush at stop failed: %s", drive->id.c_str(),
                  std::strerror(-rc));
     }
+}
+
+uint64_t BlockDevices::largest_writable_file() const {
+    uint64_t largest = 0;
+    for (const auto& drive : drives_)
+        if (!drive->backing->read_only()) largest = std::max(largest, drive->backing->capacity());
+    return largest;
 }
 
 BlockDevices::Totals BlockDevices::totals() const {

@@ -58,6 +58,8 @@ class BlockDevices {
         uint64_t read_modify_writes = 0;  // requests served by 512-byte emulation (bounced)
     };
     [[nodiscard]] Totals totals() const;
+    // The capacity of the largest writable drive on a regular file (0: none), for RLIMIT_FSIZE.
+    [[nodiscard]] uint64_t largest_writable_file() const;
 
   private:
     struct Drive {

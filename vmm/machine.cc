@@ -16,6 +16,7 @@
 #include "foundation/log.h"
 #include "foundation/process_stats.h"
 #include "vmm/block_devices.h"
+#include "vmm/confinement.h"
 #include "vmm/kvm.h"
 #include "vmm/platform.h"
 #include "vmm/seccomp.h"
@@ -168,6 +169,29 @@ void log_io_figures(const MachineCounters& all) {
          static_cast<unsigned long long>(all.stall_kicks));
 }
 
+// The sandbox and the process limits (vmm/confinement.h), before any vCPU thread exists: every
+// file the VM needs is open. A sanitizer runtime needs /proc and new threads at exit (LSan), so
+// sanitizer builds run without the sandbox, as without the filter.
+void confine(const VmConfig& config, const BlockDevices& drives) {
+    ConfinementPlan plan;
+    plan.sandbox = config.sandbox;
+    if (kSanitizerBuild) plan.sandbox.mode = SandboxMode::off;
+    // The console file grows with what the guest prints: no file size limit then.
+    plan.max_file_bytes = config.console == ConsoleKind::file ? 0 : drives.largest_writable_file();
+    plan.memlock_bytes = (config.memory_mib << 20) + (uint64_t{64} << 20);
+    const ConfinementReport report = confine_process(plan);
+    if (report.sandboxed) {
+        logf(LogLevel::info,
+             "sandbox: new mount, IPC, UTS and network namespaces, an empty read-only root, uid "
+             "%u gid %u%s%s",
+             static_cast<unsigned>(config.sandbox.uid), static_cast<unsigned>(config.sandbox.gid),
+             config.sandbox.cgroup.empty() ? "" : ", cgroup ", config.sandbox.cgroup.c_str());
+    } else if (config.sandbox.mode == SandboxMode::automatic && !kSanitizerBuild) {
+        logf(LogLevel::info, "sandbox: not entered (%s); the seccomp filter still applies",
+             report.skipped_because.c_str());
+    }
+}
+
 }  // namespace
 
 VmOutcome run_machine(const VmConfig& config) {
@@ -213,6 +237,8 @@ VmOutcome run_machine_counted(const VmConfig& config, MachineCounters& counters)
     logf(LogLevel::info, "VM ready after %.3f ms: %u vCPUs, %llu MiB",
          ms_since_start(std::chrono::steady_clock::now()), config.vcpus,
          static_cast<unsigned long long>(config.memory_mib));
+
+    confine(config, drives);
 
     uint64_t stall_kicks = 0;
     {

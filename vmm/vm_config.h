@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "vmm/confinement.h"
+
 #include "storage/io_rate_limiter.h"
 
 namespace nvmevm {
@@ -113,6 +115,9 @@ struct VmConfig {
 
     // Run every thread under the seccomp allow-list once the VM is built (vmm/seccomp.h).
     bool seccomp = true;
+    // The namespace/root/uid sandbox entered once the VM is built (vmm/confinement.h).
+    SandboxConfig sandbox;
+    SourceLocation sandbox_where;
 };
 
 inline constexpr uint32_t kMaxVcpus = 64;
