@@ -141,6 +141,10 @@ void add_bench_options(CLI::App& app, BenchOptions& o) {
            "--bs", [&o](const std::string& v) { o.bs = *parse_block_size(v); },
            "Bytes per request, 512 to 1M (4096, 4k, 1m; default 4k)")
         ->check(check_block_size);
+    app.add_option("--misalign", o.misalign,
+                   "Sectors (512 bytes) added to every request's offset, 0 to 7 (default 0): "
+                   "requests off the 4 KiB grid")
+        ->check(CLI::Range(uint32_t{0}, kMaxBenchMisalign));
     app.add_option("--qd", o.qd, "Requests in flight per job, 1 to 1024 (default 1)")
         ->check(CLI::Range(uint32_t{1}, kMaxBenchQueueDepth));
     app.add_option("--jobs", o.jobs, "Jobs, each on its own vCPU and queue (default: one per vCPU)")
@@ -226,8 +230,9 @@ std::string finish_bench_options(BenchOptions& o, uint32_t vcpus, size_t drives)
 }
 
 std::string bench_guest_words(const BenchOptions& o, uint64_t tsc_khz) {
-    std::string words =
-        "bench rw=" + o.rw + " bs=" + std::to_string(o.bs) + " qd=" + std::to_string(o.qd);
+    std::string words = "bench rw=" + o.rw + " bs=" + std::to_string(o.bs);
+    if (o.misalign > 0) words += " misalign=" + std::to_string(o.misalign);
+    words += " qd=" + std::to_string(o.qd);
     words +=
         o.ops ? " ops=" + std::to_string(o.ops) : " runtime_ms=" + std::to_string(o.runtime_ms);
     words += " mode=" + o.mode + " jobs=" + std::to_string(o.jobs);

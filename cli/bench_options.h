@@ -25,6 +25,7 @@ struct BenchOptions {
                                          // built-in one (to try a guest being developed)
     std::string rw = "randread";         // randread|randwrite|read|write|randrw
     uint32_t bs = 4096;                  // bytes per request
+    uint32_t misalign = 0;               // --misalign SECTORS: added to every request's sector
     uint32_t qd = 1;                     // requests in flight per job
     uint32_t jobs = 0;                   // 0: one per vCPU
     uint32_t devices = 1;                // --devices N: the first N drives at once (--config)
@@ -51,6 +52,8 @@ inline constexpr uint32_t kMaxBenchBlockSize = 1u << 20;
 inline constexpr uint32_t kMaxBenchQueueDepth = 1024;
 // The virtio-blk devices the guest drives at once (its kMaxBlkDevices).
 inline constexpr uint32_t kMaxBenchDevices = 8;
+// --misalign: up to 7 sectors of 512 bytes, every offset within a 4 KiB block.
+inline constexpr uint32_t kMaxBenchMisalign = 7;
 
 // "4096", "4k", "4K", "64KiB", "1m", "1M" (binary multiples); nullopt unless the result is a
 // multiple of 512 from 512 to 1 MiB.
@@ -79,7 +82,8 @@ void add_bench_options(CLI::App& app, BenchOptions& options);
                                                size_t drives);
 
 // The guest's command line: "bench rw=randread bs=4096 qd=32 runtime_ms=5000 mode=poll jobs=1
-// tsc_khz=2400000", with "devices=N" after jobs= only for N > 1 (older guests know no such word).
+// tsc_khz=2400000", with "misalign=N" after bs= only for N > 0 and "devices=N" after jobs= only
+// for N > 1 (older guests know no such words).
 [[nodiscard]] std::string bench_guest_words(const BenchOptions& options, uint64_t tsc_khz);
 
 }  // namespace nvmevm

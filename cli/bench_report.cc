@@ -79,6 +79,12 @@ void append_device_json(std::string& out, const BenchResult& g) {
     out += "]";
 }
 
+// `prefix` and the sectors every offset was shifted by, or "" when they were not (as the guest
+// prints it only then).
+std::string misalign_word(const BenchResult& g, const char* prefix) {
+    return g.misalign ? prefix + std::to_string(g.misalign) : std::string();
+}
+
 double iops_per_cpu_second(const BenchResult& g, const BenchHostFigures& h) {
     return h.cpu_ns ? static_cast<double>(g.ops) * 1e9 / static_cast<double>(h.cpu_ns) : 0.0;
 }
@@ -87,9 +93,10 @@ double iops_per_cpu_second(const BenchResult& g, const BenchHostFigures& h) {
 
 std::string format_bench_summary(const BenchResult& g, const BenchHostFigures& h) {
     std::string out;
-    appendf(out, "bench: rw=%s bs=%llu qd=%llu jobs=%llu mode=%s vcpus=%u\n", g.rw.c_str(),
-            static_cast<unsigned long long>(g.bs), static_cast<unsigned long long>(g.qd),
-            static_cast<unsigned long long>(g.jobs), g.mode.c_str(), h.vcpus);
+    appendf(out, "bench: rw=%s bs=%llu%s qd=%llu jobs=%llu mode=%s vcpus=%u\n", g.rw.c_str(),
+            static_cast<unsigned long long>(g.bs), misalign_word(g, " misalign=").c_str(),
+            static_cast<unsigned long long>(g.qd), static_cast<unsigned long long>(g.jobs),
+            g.mode.c_str(), h.vcpus);
     appendf(out, "  drive: %s\n", h.target.c_str());
     appendf(out, "  io: IOPS=%s, BW=%.1fMB/s (%.1fMiB/s), %llu requests in %.3f s, errors=%llu\n",
             short_count(g.iops).c_str(), g.mbps, g.mbps * 1e6 / (1 << 20),
@@ -125,8 +132,9 @@ std::string format_bench_json(const BenchResult& g, const BenchHostFigures& h) {
     const MachineCounters& c = h.counters;
     const auto u = [](uint64_t v) { return static_cast<unsigned long long>(v); };
     std::string out = "{\"tool\":\"nvmevm bench\"";
-    appendf(out, ",\"rw\":%s,\"bs\":%llu,\"qd\":%llu,\"jobs\":%llu,\"mode\":%s",
-            json_string(g.rw).c_str(), u(g.bs), u(g.qd), u(g.jobs), json_string(g.mode).c_str());
+    appendf(out, ",\"rw\":%s,\"bs\":%llu%s,\"qd\":%llu,\"jobs\":%llu,\"mode\":%s",
+            json_string(g.rw).c_str(), u(g.bs), misalign_word(g, ",\"misalign\":").c_str(), u(g.qd),
+            u(g.jobs), json_string(g.mode).c_str());
     appendf(out, ",\"vcpus\":%u,\"memory_mib\":%llu,\"target\":%s", h.vcpus, u(h.memory_mib),
             json_string(h.target).c_str());
     appendf(out, ",\"ops\":%llu,\"elapsed_ns\":%llu,\"iops\":%.1f,\"mbps\":%.3f", u(g.ops),

@@ -224,6 +224,7 @@ std::optional<BenchResult> parse_bench_output(std::string_view console, std::str
     r.rw = json.strings["rw"];
     r.mode = json.strings["mode"];
     r.bs = count("bs");
+    r.misalign = count("misalign");
     r.qd = count("qd");
     r.jobs = count("jobs");
     r.ops = count("ops");

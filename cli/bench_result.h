@@ -31,7 +31,8 @@ inline constexpr size_t kMaxBenchResultDevices = 64;
 struct BenchResult {
     std::string rw, mode;
     uint64_t bs = 0, qd = 0, jobs = 0;
-    uint64_t ops = 0;  // completed requests, all jobs
+    uint64_t misalign = 0;  // sectors added to every offset (absent: 0)
+    uint64_t ops = 0;       // completed requests, all jobs
     uint64_t elapsed_ns = 0;
     double iops = 0;
     double mbps = 0;  // 10^6 bytes per second, as fio's MB/s

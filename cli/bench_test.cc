@@ -63,6 +63,12 @@ TEST(BenchWords, AreTheGuestContract) {
     o.devices = 2;
     EXPECT_EQ(bench_guest_words(o, 1),
               "bench rw=randwrite bs=8192 qd=32 ops=2000 mode=irq jobs=2 devices=2 tsc_khz=1");
+    // misalign= only where requests are shifted, for the same reason.
+    EXPECT_EQ(bench_guest_words(o, 1).find("misalign"), std::string::npos);
+    o.misalign = 7;
+    EXPECT_EQ(bench_guest_words(o, 1),
+              "bench rw=randwrite bs=8192 misalign=7 qd=32 ops=2000 mode=irq jobs=2 devices=2 "
+              "tsc_khz=1");
 }
 
 TEST(BenchDevices, NeedTheDrivesAndAJobEach) {
@@ -162,6 +168,20 @@ TEST(BenchLine, ParsesTheGuestsObject) {
     EXPECT_EQ(r->kicks, 250u);
     EXPECT_EQ(r->json.front(), '{');
     EXPECT_EQ(r->json.back(), '}');
+}
+
+TEST(BenchLine, MisalignIsReadAndZeroWhenAbsent) {
+    std::string error;
+    const auto plain = parse_bench_output(kGuestLine, error);
+    ASSERT_TRUE(plain) << error;
+    EXPECT_EQ(plain->misalign, 0u);
+    std::string line = kGuestLine;
+    line.insert(line.find(",\"qd\""), ",\"misalign\":3");
+    const auto shifted = parse_bench_output(line, error);
+    ASSERT_TRUE(shifted) << error;
+    EXPECT_EQ(shifted->misalign, 3u);
+    EXPECT_EQ(shifted->bs, 4096u);
+    EXPECT_EQ(shifted->qd, 8u);
 }
 
 TEST(BenchLine, FoundAfterALinePrefixAndUnknownFieldsIgnored) {
@@ -316,6 +336,10 @@ TEST_F(BenchCli, BadValuesExitTwoNamingTheFlag) {
     usage_error({"bench", "--null", "64", "--bs", "1000"}, "--bs");
     usage_error({"bench", "--null", "64", "--bs", "1000"}, "not a block size");
     usage_error({"bench", "--null", "64", "--bs", "2M"}, "512 to 1M");
+    usage_error({"bench", "--null", "64", "--misalign", "8"}, "--misalign");
+    usage_error({"bench", "--null", "64", "--misalign", "8"}, "not in range");
+    usage_error({"bench", "--null", "64", "--misalign", "-1"}, "--misalign");
+    usage_error({"bench", "--null", "64", "--misalign", "1k"}, "--misalign");
     usage_error({"bench", "--null", "64", "--qd", "0"}, "--qd");
     usage_error({"bench", "--null", "64", "--qd", "1025"}, "--qd");
     usage_error({"bench", "--null", "64", "--rw", "trim"}, "--rw");
@@ -345,6 +369,38 @@ TEST_F(BenchCli, BuildsTheMachineAndTheGuestWords) {
     EXPECT_CONTAINS(r.out, "IOPS=200.0k");
     EXPECT_CONTAINS(r.out, "p50=30.00");
     EXPECT_CONTAINS(r.out, "KVM_RUN returns 1.500");
+}
+
+TEST_F(BenchCli, MisalignGoesToTheGuestAndIntoTheReport) {
+    console =
+        "NVMEVM-BENCH {\"rw\":\"randwrite\",\"bs\":4096,\"misalign\":1,\"qd\":32,"
+        "\"jobs\":1,\"mode\":\"poll\",\"ops\":2000,\"elapsed_ns\":10000000,"
+        "\"iops\":200000,\"mbps\":819.2,\"lat_ns\":{\"p50\":30000,\"p99\":45000,"
+        "\"p999\":60000,\"max\":90000},\"kicks\":250,\"interrupts\":0,\"errors\":0}\n";
+    const Result r = run({"bench", "--null", "64", "--rw", "randwrite", "--misalign", "1", "--qd",
+                          "32", "--ops", "2000", "--no-progress"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(last_config.cmdline,
+              "bench rw=randwrite bs=4096 misalign=1 qd=32 ops=2000 mode=poll jobs=1 "
+              "tsc_khz=2000000");
+    EXPECT_CONTAINS(r.out, "bench: rw=randwrite bs=4096 misalign=1 qd=32 jobs=1 mode=poll");
+    const Result json = run({"bench", "--null", "64", "--rw", "randwrite", "--misalign", "1",
+                             "--qd", "32", "--ops", "2000", "--no-progress", "--json"});
+    ASSERT_EQ(json.code, 0) << json.err;
+    EXPECT_CONTAINS(json.out,
+                    "{\"tool\":\"nvmevm bench\",\"rw\":\"randwrite\",\"bs\":4096,"
+                    "\"misalign\":1,\"qd\":32,");
+    std::string error;
+    const auto back = parse_bench_output("NVMEVM-BENCH " + json.out, error);
+    ASSERT_TRUE(back) << error;
+    EXPECT_EQ(back->misalign, 1u);
+
+    // --misalign 0 (the default): no word for the guest, nothing in the report.
+    console = std::string(kGuestLine) + "\n";
+    const Result aligned = run({"bench", "--null", "64", "--misalign", "0", "--no-progress"});
+    ASSERT_EQ(aligned.code, 0) << aligned.err;
+    EXPECT_EQ(last_config.cmdline.find("misalign"), std::string::npos);
+    EXPECT_CONTAINS(aligned.out, "bench: rw=randread bs=4096 qd=8 ");
 }
 
 TEST(BenchRateLimits, ByteRatesAreDecimalUnlessTheySayBinary) {

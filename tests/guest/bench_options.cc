@@ -81,6 +81,13 @@ int apply_word(const Word& word, BenchOptions* options) {
         options->devices = static_cast<unsigned>(number);
         return 1;
     }
+    if (word.has_prefix("misalign=", &value)) {
+        if (!parse_decimal(value, kBenchMaxMisalign, &number)) {
+            return -1;
+        }
+        options->misalign = static_cast<unsigned>(number);
+        return 1;
+    }
     if (word.has_prefix("tsc_khz=", &value)) {
         if (!parse_decimal(value, kBenchMaxTscKhz, &number) || number == 0) {
             return -1;

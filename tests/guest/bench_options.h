@@ -19,6 +19,8 @@ inline constexpr uint64_t kBenchMaxJobs = 1024;
 inline constexpr uint64_t kBenchMaxTscKhz = 100'000'000;
 // devices=: as many as the guest drives (kMaxBlkDevices, mode_blk_common.h).
 inline constexpr uint64_t kBenchMaxDevices = 8;
+// misalign=: sectors added to every request's offset, to put it off a 4 KiB grid.
+inline constexpr uint64_t kBenchMaxMisalign = 7;
 
 struct BenchOptions {
     BenchRw rw = BenchRw::kRandRead;
@@ -30,6 +32,7 @@ struct BenchOptions {
     bool irq = false;         // mode=irq (or the `irq` word without mode=)
     unsigned jobs = 0;        // 0: one per vCPU
     unsigned devices = 1;     // virtio-blk devices driven at once; job j on device j % devices
+    unsigned misalign = 0;    // sectors added to every request's sector (0 to 7)
     uint64_t tsc_khz = 0;     // 0: not given
 };
 

@@ -7,7 +7,8 @@
 //                 "max":N},"kicks":N,"interrupts":N,"errors":N}
 //
 // and, with devices=N for N > 1, before the closing brace: ,"devices":[{"ops":N,"iops":N,
-// "mbps":F,"lat_ns":{...}}, ...], one object per device in device order.
+// "mbps":F,"lat_ns":{...}}, ...], one object per device in device order. With misalign=N for
+// N > 0, "misalign":N follows "bs".
 //
 // One job per vCPU, job j on vCPU j driving queue j / N of device j % N alone (N = 1: queue
 // j), so that every device gets jobs and a throttled device's requests wait beside the
@@ -22,6 +23,9 @@
 //
 // Before the measured run each job completes one round of qd requests (a warm-up, not
 // counted).
+//
+// Offsets: block b (random, or the next of a job's sequential slice) in bs units is sector
+// b * bs / 512 + misalign; the blocks stop where the last one, shifted, still fits the disk.
 //
 // Buffers: qd * bs per job, carved from the RAM above the guest image (the memory map).
 // Write buffers hold a pattern; read buffers are touched once before the run so that no
@@ -88,7 +92,7 @@ struct Job {
 // One device under test.
 struct Drive {
     BlkDevice device;
-    uint64_t blocks = 0;  // the disk in bs units
+    uint64_t blocks = 0;  // the disk in bs units, after the misalign sectors
     bool indirect = false;
     unsigned segments = 0;  // descriptors of one request's data
 };
@@ -213,7 +217,7 @@ bool submit_slot(Job& job, unsigned slot) {
     Drive& drive = g_drives[job.device];
     BlkRequest& request = g_requests[job.index][slot];
     uint32_t type = is_write(job) ? kBlkTOut : kBlkTIn;
-    uint64_t sector = next_block(job) * (b.options.bs / kSectorSize);
+    uint64_t sector = next_block(job) * (b.options.bs / kSectorSize) + b.options.misalign;
     drive.device.prepare(&request, type, sector, job.buffers + uint64_t{slot} * b.options.bs,
                          b.options.bs, 1, drive.indirect && slot < Virtqueue::kMaxIndirect);
     g_submitted_at[job.index][slot] = rdtsc();
@@ -402,6 +406,10 @@ void print_result(const TscRate& tsc) {
     line.str(bench_rw_name(b.options.rw));
     line.str("\",\"bs\":");
     line.u64(b.options.bs);
+    if (b.options.misalign != 0) {
+        line.str(",\"misalign\":");
+        line.u64(b.options.misalign);
+    }
     line.str(",\"qd\":");
     line.u64(b.qd);
     line.str(",\"jobs\":");
@@ -475,17 +483,21 @@ unsigned jobs_with_queues(unsigned jobs) {
     return jobs;
 }
 
-// Per device: its size in bs units, that it takes the workload, and what one request costs
-// in descriptors.
+// Per device: its size in bs units (past the misalign sectors), that it takes the workload,
+// and what one request costs in descriptors.
 void check_drives() {
     const BenchOptions& options = g_bench.options;
     bool writes = options.rw == BenchRw::kRandWrite || options.rw == BenchRw::kWrite ||
                   options.rw == BenchRw::kRandRw;
     for (unsigned d = 0; d < g_bench.devices; ++d) {
         Drive& drive = g_drives[d];
-        drive.blocks = drive.device.config().capacity / (options.bs / kSectorSize);
+        uint64_t capacity = drive.device.config().capacity;
+        uint64_t usable = capacity > options.misalign ? capacity - options.misalign : 0;
+        drive.blocks = usable / (options.bs / kSectorSize);
         if (drive.blocks == 0) {
-            fail("disk smaller than bs=", options.bs, "");
+            fail(options.misalign != 0 ? "disk smaller than misalign= plus bs="
+                                       : "disk smaller than bs=",
+                 options.bs, "");
         }
         if (writes && drive.device.has(kBlkFRo)) {
             fail("the device is read-only");

@@ -16,7 +16,7 @@
 # read-only, without EVENT_IDX/indirect descriptors (device properties and guest words), one
 # small queue, two devices, and none; and `bench` (one NVMEVM-BENCH line; poll and irq, a
 # capped queue depth, buffers too big, a bad option, failed requests, no device, two devices
-# at once).
+# at once, offsets shifted off the bs grid up to the disk's last sector).
 # Full `blk` runs must print what tests/kvm/blk-expect.sh requires (the same lines the kvm tests
 # require of nvmevm): every check of a feature the device offers PASSes, SKIPs only where its
 # allow-list explains them. A setup step that fails counts as a failed check.
@@ -81,6 +81,10 @@ blk_checks() {  # blk_checks GUEST
     check "$g" "bench bs=1048576 qd=100" 3 "+bench: FAIL buffers need" "-NVMEVM-BENCH"
     check "$g" "bench qd=0" 3 "+bad bench option: qd=0" "-NVMEVM-BENCH"
     check "$g" "bench devices=9" 3 "+bad bench option: devices=9" "-NVMEVM-BENCH"
+    check "$g" "bench misalign=8" 3 "+bad bench option: misalign=8" "-NVMEVM-BENCH"
+    check "$g" "bench rw=randwrite misalign=3 qd=4 ops=400" 1 \
+        '+NVMEVM-BENCH {"rw":"randwrite","bs":4096,"misalign":3,"qd":4,"jobs":2,' '+"errors":0}' \
+        "-FAIL" "+exit status=0"
     check "$g" "bench devices=2" 3 "+bench: FAIL devices=2 but the VM has 1 virtio-blk device(s)" \
         "-NVMEVM-BENCH"
     check "$g" "blk noevtidx noindirect nomq status=4" 9 "-FAIL" "+ 0 failed" "@blk 2 false" \
@@ -99,6 +103,19 @@ blk_checks() {  # blk_checks GUEST
     blkdev d0 "$dir/a.img" "" ",num-queues=2,event_idx=off,indirect_desc=off,queue-size=16"
     check "$g" "blk" 1 "${allpass[@]}" "+SKIP write-read-indirect" "+PASS sweep" "+PASS mq" \
         "+size=16"
+
+    # Shifted offsets on a disk of two 32 KiB blocks: misalign=7 leaves room for one, and every
+    # request must end inside the disk (one past it fails with IOERR); a disk of one 64 KiB
+    # block has none.
+    truncate -s 64K "$dir/tiny.img" || return 1
+    EXTRA=()
+    blkdev t0 "$dir/tiny.img" "" ""
+    check "$g" "bench rw=randwrite bs=32768 misalign=7 qd=2 ops=200" 1 \
+        '+"bs":32768,"misalign":7,' '+"ops":200,' '+"errors":0}' "+exit status=0"
+    check "$g" "bench bs=32768 misalign=0 qd=2 ops=200" 1 '-"misalign"' '+"errors":0}' \
+        "+exit status=0"
+    check "$g" "bench bs=65536 misalign=1" 3 "+bench: FAIL disk smaller than misalign= plus bs=65536" \
+        "-NVMEVM-BENCH"
 
     EXTRA=()
     blkdev r0 "$dir/ro.img" ",read-only=on" ""
