@@ -95,6 +95,9 @@ void BlockDevices::add_drives(const VmConfig& config, const GuestMemory& memory,
                  backing.logical_block_size());
         }
         drive->transport = VirtioPciTransport::create(drive->device, msi_);
+        drive->bar = std::make_unique<PciBarMapping>(mmio_, drive->transport->bar_device(),
+                                                     VirtioPciTransport::bar_size(),
+                                                     "drive " + drive_config.id);
         Drive& d = *drive;
         drives_.push_back(std::move(drive));
         // Cleared by unplug(): the transport outlives this object in the PCI host.
@@ -135,8 +138,10 @@ void BlockDevices::unplug() noexcept {
     // The vCPUs have stopped: no configuration write runs concurrently.
     for (auto& drive : drives_) {
         drive->transport->set_bar_callback({});
-        if (drive->bar) bind_doorbells(*drive, *drive->bar, false);  // noexcept when unbinding
-        drive->bar.reset();
+        if (!drive->bar) continue;  // failed before it was made
+        // noexcept when unbinding
+        if (const auto mapped = drive->bar->mapped()) bind_doorbells(*drive, *mapped, false);
+        drive->bar->unmap();
     }
 }
 
@@ -176,21 +181,11 @@ BlockDevices::Totals BlockDevices::totals() const {
 
 void BlockDevices::on_bar_change(Drive& drive, const PciBarChange& change) {
     if (change.index != 0) return;
-    if (change.old_address) {
-        bind_doorbells(drive, *change.old_address, false);
-        mmio_.remove(*change.old_address);
-    }
-    drive.bar.reset();
-    if (change.new_address) {
-        if (!mmio_.try_add(*change.new_address, VirtioPciTransport::bar_size(),
-                           drive.transport->bar_device())) {
-            logf(LogLevel::warn, "drive %s: BAR 0 moved onto another device at 0x%llx; not mapped",
-                 drive.id.c_str(), static_cast<unsigned long long>(*change.new_address));
-            return;
-        }
-        drive.bar = *change.new_address;
-        bind_doorbells(drive, *change.new_address, true);
-    }
+    // Only what this drive bound and mapped itself is undone: while BAR 0 overlaps another
+    // device it is decoded nowhere (devices/pci_bar_mapping.h), and the range there is not ours.
+    if (const auto mapped = drive.bar->mapped()) bind_doorbells(drive, *mapped, false);
+    if (const auto mapped = drive.bar->move_to(change.new_address))
+        bind_doorbells(drive, *mapped, true);
 }
 
 void BlockDevices::bind_doorbells(Drive& drive, uint64_t bar, bool bind) {
@@ -203,8 +198,8 @@ void BlockDevices::bind_doorbells(Drive& drive, uint64_t bar, bool bind) {
                 vm_.add_mmio_eventfd(address, 0, drive.device->queue_eventfd(q));
             } catch (const std::exception& e) {
                 // The doorbell still works through an MMIO exit (VirtioDevice::notify), slower.
-                logf(LogLevel::warn, "drive %s queue %u: no ioeventfd (%s)", drive.id.c_str(), q,
-                     e.what());
+                logf_limited(log_limit_, LogLevel::warn, "drive %s queue %u: no ioeventfd (%s)",
+                             drive.id.c_str(), q, e.what());
             }
         } else {
             vm_.remove_mmio_eventfd(address, 0, drive.device->queue_eventfd(q));
