@@ -59,6 +59,7 @@ BlkVcpuService::BlkVcpuService(const GuestMemory& memory, unsigned ring_entries,
     try {
         ring_.register_async_completion_eventfd();
     } catch (const std::exception& e) {
+        // log-rule: setup, once per vCPU thread
         logf(LogLevel::error,
              "io_uring: cannot watch worker completions (%s): a FLUSH may wait "
              "for the vCPU's next exit",
@@ -121,6 +122,7 @@ void BlkVcpuService::start() {
     for (uint32_t i = 0; i < queues_.size(); ++i) ring_.poll_multishot(queues_[i].eventfd, i);
     if (ring_.async_completion_eventfd() >= 0)
         ring_.poll_multishot(ring_.async_completion_eventfd(), kAsyncCompletionTag);
+    // log-rule: start, once per vCPU thread
     if (ring_.submit() < 0) logf(LogLevel::error, "io_uring: arming doorbell polls failed");
 }
 
@@ -133,6 +135,7 @@ void BlkVcpuService::register_buffers_once() noexcept {
     } catch (const std::exception& e) {
         // Vectored I/O still works, one page pin per request more.
         buffers_failed_ = true;
+        // log-rule: once per vCPU thread (buffers_failed_)
         logf(LogLevel::warn,
              "io_uring: guest RAM not registered as fixed buffers (%s); using "
              "vectored I/O",

@@ -27,6 +27,7 @@ void write_config32(PciDevice& device, uint32_t offset, uint32_t value) {
 // One line per limited drive: its limits, in the words `nvmevm bench` uses.
 void log_rate_limits(const DriveConfig& drive) {
     if (!drive.rate_limits.any()) return;
+    // log-rule: setup
     logf(LogLevel::info, "drive %s: I/O limits: %s", drive.id.c_str(),
          describe(drive.rate_limits).c_str());
 }
@@ -87,6 +88,7 @@ void BlockDevices::add_drives(const VmConfig& config, const GuestMemory& memory,
         options.rate_limits = drive_config.rate_limits;
         drive->device = std::make_shared<VirtioBlk>(memory, drive->backing, options);
         if (const BlkBlockSizes& sizes = drive->device->block_sizes(); sizes.emulated()) {
+            // log-rule: setup
             logf(LogLevel::info,
                  "drive %s: presenting %u-byte sectors on %u-byte blocks (logical_block_size): "
                  "the guest is told the physical block is %u bytes, and requests not aligned "
@@ -112,6 +114,7 @@ void BlockDevices::add_drives(const VmConfig& config, const GuestMemory& memory,
         write_config32(*d.transport, 0x10, static_cast<uint32_t>(bar));
         write_config32(*d.transport, 0x14, static_cast<uint32_t>(bar >> 32));
         write_config32(*d.transport, 0x04, kPciCommandMemory);
+        // log-rule: setup
         logf(LogLevel::info,
              "drive %s: %s, %llu bytes, engine %s%s, PCI 00:%02x.0, BAR 0x%llx, %u queues, "
              "%u-byte blocks",
@@ -154,6 +157,7 @@ void BlockDevices::flush_all() const {
     for (const auto& drive : drives_) {
         if (drive->backing->read_only()) continue;
         if (const int rc = drive->backing->flush_sync(); rc < 0)
+            // log-rule: at stop, once per drive
             logf(LogLevel::error, "drive %s: flush at stop failed: %s", drive->id.c_str(),
                  std::strerror(-rc));
     }
