@@ -301,6 +301,34 @@ TEST_F(BlkQueueTest, ResetDropsWhatWasInFlightAndTheNewRingStartsAfresh) {
     EXPECT_EQ(queue_.stats().requests.load(), 4u);
 }
 
+// 2.7.13: a driver cannot have more chains outstanding than the queue has descriptors. One that
+// re-posts a head before it was used (here 64 times into a queue of size 2) gets
+// DEVICE_NEEDS_RESET, and the device holds at most `size` requests for it.
+TEST(BlkQueueBound, RePostedHeadsBreakTheQueueAtItsSize) {
+    TestVirtqueue q(2);
+    BlkDriveInfo drive;
+    drive.name = "bound";
+    drive.geometry.capacity_sectors = 1024;
+    HeldEngine engine;
+    RecordingInterrupt interrupt;
+    BlkQueue queue(q.memory(), drive, 0);
+    queue.attach_engine(engine);
+    ASSERT_TRUE(queue.activate(q.config(), interrupt));
+    const uint64_t header = q.alloc(16), status = q.alloc(1);
+    q.write_obj(header, VirtioBlkReqHeader{VIRTIO_BLK_T_FLUSH, 0, 0});
+    const uint16_t head = q.add_chain({{header, 16, false}, {status, 1, true}});
+    (void)queue.drain();
+    for (int i = 1; i < 64; ++i) {
+        q.make_available(head);
+        (void)queue.drain();
+    }
+    EXPECT_EQ(engine.held.size(), 2u);
+    EXPECT_TRUE(queue.broken());
+    EXPECT_EQ(interrupt.needs_reset, 1u);
+    engine.complete_all();
+    EXPECT_FALSE(queue.busy());
+}
+
 TEST_F(BlkQueueTest, ACorruptRingIsReportedOnceAndAnswersNothingMore) {
     (void)add_read(0, 512);
     EXPECT_EQ(queue_.drain(), 1u);
