@@ -301,6 +301,26 @@ TEST_F(BlkQueueTest, ResetDropsWhatWasInFlightAndTheNewRingStartsAfresh) {
     EXPECT_EQ(queue_.stats().requests.load(), 4u);
 }
 
+// A reset with a multi-range DISCARD in flight: the range the engine holds completes into
+// nothing, and none of the ranges left is issued after the reset (virtio 1.2, 4.1.4.3.1).
+TEST_F(BlkQueueTest, AResetIssuesNoRangeLeftOfARequestInFlight) {
+    const uint64_t header = q_.alloc(16), ranges = q_.alloc(48), status = q_.alloc(1);
+    q_.write_obj(header, VirtioBlkReqHeader{VIRTIO_BLK_T_DISCARD, 0, 0});
+    const VirtioBlkDiscardWriteZeroes list[3] = {{0, 8, 0}, {100, 16, 0}, {512, 512, 0}};
+    q_.write(ranges, list, sizeof(list));
+    q_.ram()[status] = kUnwritten;
+    (void)q_.add_chain({{header, 16, false}, {ranges, 48, false}, {status, 1, true}});
+    EXPECT_EQ(queue_.drain(), 1u);
+    ASSERT_EQ(engine_.held.size(), 1u);
+
+    queue_.reset();
+    EXPECT_TRUE(queue_.busy());  // the first range is still the engine's
+    engine_.complete(0);
+    EXPECT_TRUE(engine_.held.empty());  // the second range was not issued
+    EXPECT_FALSE(queue_.busy());
+    EXPECT_EQ(q_.byte(status), kUnwritten);
+}
+
 // 2.7.13: a driver cannot have more chains outstanding than the queue has descriptors. One that
 // re-posts a head before it was used (here 64 times into a queue of size 2) gets
 // DEVICE_NEEDS_RESET, and the device holds at most `size` requests for it.
