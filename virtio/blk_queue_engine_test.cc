@@ -2,6 +2,8 @@
 // (without KVM): the driver's side is a TestVirtqueue and register writes into BAR 0.
 //  - A reset while requests are in flight: device_status reads 0 only once they are done, and
 //    the ranges a DISCARD has left are not issued after the reset.
+//  - A zero-sector DISCARD / WRITE_ZEROES range completes OK on every engine (decided by the
+//    device: it never reaches an engine).
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -12,7 +14,9 @@
 #include <vector>
 
 #include "devices/io_bus.h"
+#include "storage/file_backing.h"
 #include "storage/null_backing.h"
+#include "storage/test_files.h"
 #include "virtio/blk_defs.h"
 #include "virtio/blk_device.h"
 #include "virtio/blk_vcpu_service.h"
@@ -25,6 +29,7 @@ namespace nvmevm {
 namespace {
 
 using namespace virtio_pci;
+using testing::ScratchFile;
 using testing::TestVirtqueue;
 
 constexpr uint8_t kUnwritten = 0xee;
@@ -136,6 +141,35 @@ TEST(BlkQueueEngine, ResetWithARequestInFlightReadsZeroOnlyOnceItIsDone) {
     EXPECT_EQ(drive.status(), 0u);
     EXPECT_EQ(drive.q.byte(status_byte), kUnwritten);
     EXPECT_EQ(drive.q.used_idx(), 0);
+}
+
+// A range of 0 sectors is a valid range with nothing in it: the device answers it OK itself.
+// The io_uring engine used to pass it on, and fallocate refuses a length of 0 (EINVAL, IOERR)
+// where the null and NVMe engines said OK.
+TEST(BlkQueueEngine, ZeroSectorRangesCompleteOkOnTheUringEngine) {
+    const ScratchFile file("/tmp", 1 << 20, 0x5a);
+    Drive drive(FileBacking::open(testing::options(file.path(), false, false)));
+    if (!drive.backing->supports_discard() || !drive.backing->supports_write_zeroes())
+        GTEST_SKIP() << "no fallocate on /tmp";
+    const uint64_t discard_only_empty = drive.add_ranges(VIRTIO_BLK_T_DISCARD, {{16, 0, 0}});
+    const uint64_t zeroes_only_empty = drive.add_ranges(VIRTIO_BLK_T_WRITE_ZEROES, {{16, 0, 0}});
+    // A real range around an empty one: the real one is still done.
+    const uint64_t mixed =
+        drive.add_ranges(VIRTIO_BLK_T_WRITE_ZEROES, {{32, 0, 0}, {0, 8, 0}, {64, 0, 0}});
+    drive.serve_until_used(3);
+    ASSERT_EQ(drive.q.used_idx(), 3);
+    EXPECT_EQ(drive.q.byte(discard_only_empty), VIRTIO_BLK_S_OK);
+    EXPECT_EQ(drive.q.byte(zeroes_only_empty), VIRTIO_BLK_S_OK);
+    EXPECT_EQ(drive.q.byte(mixed), VIRTIO_BLK_S_OK);
+    // The 8 sectors were zeroed, the next byte was not.
+    uint8_t bytes[4097];
+    const int fd = ::open(file.path().c_str(), O_RDONLY);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::pread(fd, bytes, sizeof bytes, 0), static_cast<ssize_t>(sizeof bytes));
+    ::close(fd);
+    EXPECT_EQ(bytes[0], 0);
+    EXPECT_EQ(bytes[4095], 0);
+    EXPECT_EQ(bytes[4096], 0x5a);
 }
 
 }  // namespace
