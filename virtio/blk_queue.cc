@@ -53,13 +53,15 @@ BlkQueue::InFlight* BlkQueue::take_slot_locked() noexcept {
 unsigned BlkQueue::drain() {
     bool became_broken = false;
     unsigned taken = 0;
+    VirtioInterrupt* interrupt = nullptr;
     {
         std::lock_guard lock(mutex_);
         taken = drain_locked(became_broken);
+        interrupt = interrupt_;  // activate() writes it under the lock, from another thread
     }
     // Outside the queue's lock: the transport takes its own, and it calls activate() and
     // reset() with that one held.
-    if (became_broken && interrupt_ != nullptr) interrupt_->mark_needs_reset();
+    if (became_broken && interrupt != nullptr) interrupt->mark_needs_reset();
     return taken;
 }
 

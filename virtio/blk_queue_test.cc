@@ -11,6 +11,7 @@
 #include <cstring>
 #include <deque>
 #include <optional>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -347,6 +348,21 @@ TEST(BlkQueueBound, RePostedHeadsBreakTheQueueAtItsSize) {
     EXPECT_EQ(interrupt.needs_reset, 1u);
     engine.complete_all();
     EXPECT_FALSE(queue.busy());
+}
+
+// The owner thread drains a ring it finds corrupt (and so tells the interrupt) while another
+// vCPU thread's status write activates the queue again. Under ThreadSanitizer (build-tsan)
+// this was a data race on the interrupt pointer, read by drain() after it let go of the lock.
+TEST_F(BlkQueueTest, DrainingARingFoundBrokenRacesNoActivation) {
+    q_.set_avail_idx(1000);  // far more than a ring ahead: every drain finds it broken
+    RecordingInterrupt other;
+    std::thread transport([&] {
+        for (int i = 0; i < 2000; ++i)
+            (void)queue_.activate(q_.config(), i % 2 ? other : interrupt_);
+    });
+    for (int i = 0; i < 2000; ++i) (void)queue_.drain();
+    transport.join();
+    SUCCEED() << "ThreadSanitizer reports a race here, if there is one";
 }
 
 TEST_F(BlkQueueTest, ACorruptRingIsReportedOnceAndAnswersNothingMore) {
