@@ -115,6 +115,7 @@ void BlkVcpuService::start() {
     try {
         seal();
     } catch (const std::exception& e) {
+        // log-rule: start, once per vCPU thread
         logf(LogLevel::error, "io_uring: cannot restrict this vCPU's ring: %s", e.what());
     }
     // The polls must be submitted by this thread: io_uring runs a request's task work on the
