@@ -28,9 +28,12 @@ void IoBus::add(uint64_t base, uint64_t length, std::shared_ptr<BusDevice> devic
         throw std::invalid_argument(name_ + ": bad or overlapping device range");
 }
 
-bool IoBus::remove(uint64_t base) {
+bool IoBus::remove(uint64_t base, const BusDevice& device) {
     std::unique_lock lock(mutex_);
-    return entries_.erase(base) != 0;
+    const auto it = entries_.find(base);
+    if (it == entries_.end() || it->second.device.get() != &device) return false;
+    entries_.erase(it);
+    return true;
 }
 
 std::shared_ptr<BusDevice> IoBus::find(uint64_t address, size_t size, uint64_t& offset) const {

@@ -30,9 +30,9 @@ class IoBus {
 
     // Claims [base, base + length). Throws std::invalid_argument on overlap (a VMM bug).
     void add(uint64_t base, uint64_t length, std::shared_ptr<BusDevice> device);
-    // Releases the range starting at `base` (a PCI BAR being moved or disabled by the guest).
-    // Returns false if nothing was there.
-    bool remove(uint64_t base);
+    // Releases the range starting at `base` if `device` is what is there (a PCI BAR being moved
+    // or disabled by the guest: it never takes another device's range). Returns false if not.
+    bool remove(uint64_t base, const BusDevice& device);
     // Like add, but returns false instead of throwing: for ranges the guest chooses (BARs).
     [[nodiscard]] bool try_add(uint64_t base, uint64_t length, std::shared_ptr<BusDevice> device);
 

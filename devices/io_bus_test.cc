@@ -54,8 +54,10 @@ TEST(IoBus, OverlapsAreRefusedAndRangesCanMove) {
     EXPECT_THROW(bus.add(0x10f, 1, dev), std::invalid_argument);
     EXPECT_THROW(bus.add(0xf8, 9, dev), std::invalid_argument);
     EXPECT_FALSE(bus.try_add(~0ull - 2, 8, dev));  // wraps
-    EXPECT_TRUE(bus.remove(0x100));
-    EXPECT_FALSE(bus.remove(0x100));
+    auto other = std::make_shared<RecordingDevice>();
+    EXPECT_FALSE(bus.remove(0x100, *other));  // not its range: left alone
+    EXPECT_TRUE(bus.remove(0x100, *dev));
+    EXPECT_FALSE(bus.remove(0x100, *dev));
     EXPECT_TRUE(bus.try_add(0x108, 0x10, dev));
     uint8_t out[1];
     EXPECT_TRUE(bus.read(0x117, out));

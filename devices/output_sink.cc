@@ -47,6 +47,7 @@ void FdSink::flush_locked() {
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && errno == EPIPE) {
             gone_ = true;
+            // log-rule: once (gone_: nothing is written after it)
             logf(LogLevel::warn,
                  "console output: its reader is gone (%s); the VM goes on without a console",
                  std::strerror(EPIPE));

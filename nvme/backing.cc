@@ -50,6 +50,7 @@ std::shared_ptr<NvmeBacking> NvmeBacking::open(const BackingOptions& options) {
     traits.serial = !options.serial.empty() ? options.serial.substr(0, 20)
                     : !info.serial.empty()  ? info.serial.substr(0, 20)
                                             : serial_from_path(options.path);
+    // log-rule: setup (namespace discovery)
     logf(LogLevel::info,
          "%s: NVMe namespace %u of \"%s\" (SN %s): %llu LBAs of %u bytes, max transfer %u "
          "bytes (%u pages), VWC %s, Write Zeroes %s, Deallocate %s",

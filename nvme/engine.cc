@@ -200,6 +200,7 @@ void NvmeBlockEngine::on_complete(Request& request, int32_t result) noexcept {
             fixed_ok_ = false;
             // Linux 6.1 refuses it with EINVAL for guest RAM registered as one large buffer (its
             // bvec check counts every page left in the buffer); later kernels take it.
+            // log-rule: once per engine (fixed_ok_)
             logf(LogLevel::info,
                  "nvme %s: fixed-buffer passthrough refused by this kernel (%s); using "
                  "unregistered buffers",

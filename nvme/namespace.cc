@@ -106,6 +106,7 @@ NvmeNamespaceInfo identify_namespace(int fd, const std::string& path) {
 }
 
 NvmeNamespace::~NvmeNamespace() {
+    // log-rule: setup (namespace discovery)
     logf(LogLevel::info,
          "nvme %s: read=%llu write=%llu flush=%llu dsm=%llu write_zeroes=%llu "
          "errors=%llu polled=%llu",
@@ -128,6 +129,7 @@ void log_nvme_poll_support(const NvmeNamespaceInfo& info) {
     const std::string queues = poll_queues ? std::to_string(*poll_queues) : "unknown";
     const std::string polled = io_poll ? std::to_string(*io_poll) : "unknown";
     if (io_poll && *io_poll != 0) {
+        // log-rule: setup (namespace discovery)
         logf(LogLevel::info,
              "nvme %s: polled completions on the NVMe driver's poll queues (nvme.poll_queues=%s)",
              info.generic_path.c_str(), queues.c_str());
@@ -136,6 +138,7 @@ void log_nvme_poll_support(const NvmeNamespaceInfo& info) {
     // The kernel still takes IOPOLL passthrough then: the command goes to an interrupt-driven
     // queue, its completion is task work (which ends KVM_RUN like any other), and io_uring posts
     // the CQE only when this thread polls. Correct, but no faster than plain interrupts.
+    // log-rule: setup (namespace discovery)
     logf(LogLevel::info,
          "nvme %s: the NVMe driver has no poll queues for this namespace (nvme.poll_queues=%s, "
          "io_poll %s): polled commands complete by interrupt, and only their reaping is polled; "

@@ -104,6 +104,7 @@ void learn_file_limits(int fd, BackingTraits& traits, FileBacking::Limits& limit
     else if (can_punch)
         limits.zero = ZeroMethod::punch_hole;
     if (!can_zero && !can_punch)
+        // log-rule: setup (open)
         logf(LogLevel::info, "%s: no fallocate support, discard and write zeroes off",
              traits.path.c_str());
 }
@@ -124,6 +125,7 @@ std::shared_ptr<FileBacking> FileBacking::open(const BackingOptions& options) {
             limits.direct = true;
         } else if (errno == EINVAL) {
             // The filesystem has no direct I/O (tmpfs before 6.6, some FUSE mounts).
+            // log-rule: setup (open)
             logf(LogLevel::info, "%s: no O_DIRECT on this filesystem, using the page cache",
                  options.path.c_str());
         } else {

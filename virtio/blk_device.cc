@@ -143,6 +143,11 @@ void VirtioBlk::reset() {
     for (auto& queue : queues_) queue->reset();
 }
 
+bool VirtioBlk::quiesced() const {
+    return std::none_of(queues_.begin(), queues_.end(),
+                        [](const auto& q) { return q->in_flight(); });
+}
+
 void VirtioBlk::notify(uint16_t queue) {
     if (queue >= eventfds_.size()) return;
     // Wake the owning vCPU thread the same way its ioeventfd would.

@@ -47,6 +47,8 @@ class VirtioBlk final : public VirtioDevice {
     [[nodiscard]] bool activate(uint64_t features, std::span<const VirtqueueConfig> queues,
                                 VirtioInterrupt& interrupt) override;
     void reset() override;
+    // No queue has a request in flight.
+    [[nodiscard]] bool quiesced() const override;
     void notify(uint16_t queue) override;
 
     // The machine binds each queue's doorbell to this eventfd (KVM ioeventfd) and polls it on the

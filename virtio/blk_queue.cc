@@ -53,13 +53,15 @@ BlkQueue::InFlight* BlkQueue::take_slot_locked() noexcept {
 unsigned BlkQueue::drain() {
     bool became_broken = false;
     unsigned taken = 0;
+    VirtioInterrupt* interrupt = nullptr;
     {
         std::lock_guard lock(mutex_);
         taken = drain_locked(became_broken);
+        interrupt = interrupt_;  // activate() writes it under the lock, from another thread
     }
     // Outside the queue's lock: the transport takes its own, and it calls activate() and
     // reset() with that one held.
-    if (became_broken && interrupt_ != nullptr) interrupt_->mark_needs_reset();
+    if (became_broken && interrupt != nullptr) interrupt->mark_needs_reset();
     return taken;
 }
 
@@ -228,14 +230,17 @@ void BlkQueue::on_complete(InFlight& slot, int32_t result) noexcept {
     bool ok = result >= 0;
     if (ok && (request.type() == BlkRequestType::read || request.type() == BlkRequestType::write))
         ok = static_cast<uint32_t>(result) == request.data_len();  // a short transfer is an error
-    if (ok && submit_next_range_locked(slot)) return;  // more DISCARD / WRITE_ZEROES ranges
+    // A reset since this request started: it completes into nothing, and the ranges it has left
+    // are not issued (4.1.4.3.1: nothing of it may happen after the reset).
+    const bool current = slot.token.generation() == queue_.generation();
+    if (ok && current && submit_next_range_locked(slot)) return;  // more ranges
     if (!ok) {
         stats_.errors.fetch_add(1, std::memory_order_relaxed);
         logf_limited(log_limit_, LogLevel::warn, "drive %s queue %u: I/O error at byte %llu: %s",
                      drive_.name.c_str(), index_, static_cast<unsigned long long>(request.offset()),
                      result < 0 ? std::strerror(-result) : "short transfer");
     }
-    if (slot.token.generation() == queue_.generation()) {
+    if (current) {
         // A short transfer (result >= 0, !ok) is an I/O error too.
         const uint8_t status = ok ? VIRTIO_BLK_S_OK
                                   : (result < 0 ? blk_status_for_result(result)
@@ -252,7 +257,8 @@ void BlkQueue::answer_locked(ChainToken&& token, uint32_t used_len) noexcept {
 }
 
 void BlkQueue::release_locked(InFlight& slot) noexcept {
-    --in_flight_;
+    // After the completion's last guest-memory write: in_flight() (acquire) pairs with it.
+    in_flight_.fetch_sub(1, std::memory_order_release);
     free_slots_.push_back(&slot);
 }
 

@@ -77,6 +77,10 @@ class BlkQueue {
     [[nodiscard]] bool rate_limited() const { return drive_.limiter != nullptr; }
     // Requests submitted to the engine and not completed yet.
     [[nodiscard]] bool busy() const { return in_flight_.load(std::memory_order_relaxed) != 0; }
+    // The same, for another thread that must know the engine writes no more guest memory for
+    // this queue once it reads false (a reset's completion): acquire, paired with the
+    // completion's decrement after its last write.
+    [[nodiscard]] bool in_flight() const { return in_flight_.load(std::memory_order_acquire) != 0; }
 
   private:
     // A request between submission and completion. Slots are taken from a free list (not

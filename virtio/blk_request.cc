@@ -250,6 +250,10 @@ BlkParseResult BlkRequest::parse(const DescriptorChain& chain, const GuestMemory
                         "discard / write zeroes range not aligned to the backing's logical block",
                         range.sector, range.num_sectors);
                 }
+                // A range of 0 sectors is valid and has nothing in it: the device answers it
+                // (OK) without an engine, so that every engine gives the same status (fallocate
+                // refuses a length of 0 with EINVAL, the null and NVMe engines said OK).
+                if (range.num_sectors == 0) continue;
                 const bool unmap = (range.flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) != 0;
                 // Cannot fail: count <= kMaxBlkRanges.
                 if (!out.ranges_.push_back(BlkRange{range.sector, range.num_sectors, unmap})) {

@@ -59,6 +59,7 @@ BlkVcpuService::BlkVcpuService(const GuestMemory& memory, unsigned ring_entries,
     try {
         ring_.register_async_completion_eventfd();
     } catch (const std::exception& e) {
+        // log-rule: setup, once per vCPU thread
         logf(LogLevel::error,
              "io_uring: cannot watch worker completions (%s): a FLUSH may wait "
              "for the vCPU's next exit",
@@ -114,6 +115,7 @@ void BlkVcpuService::start() {
     try {
         seal();
     } catch (const std::exception& e) {
+        // log-rule: start, once per vCPU thread
         logf(LogLevel::error, "io_uring: cannot restrict this vCPU's ring: %s", e.what());
     }
     // The polls must be submitted by this thread: io_uring runs a request's task work on the
@@ -121,6 +123,7 @@ void BlkVcpuService::start() {
     for (uint32_t i = 0; i < queues_.size(); ++i) ring_.poll_multishot(queues_[i].eventfd, i);
     if (ring_.async_completion_eventfd() >= 0)
         ring_.poll_multishot(ring_.async_completion_eventfd(), kAsyncCompletionTag);
+    // log-rule: start, once per vCPU thread
     if (ring_.submit() < 0) logf(LogLevel::error, "io_uring: arming doorbell polls failed");
 }
 
@@ -133,6 +136,7 @@ void BlkVcpuService::register_buffers_once() noexcept {
     } catch (const std::exception& e) {
         // Vectored I/O still works, one page pin per request more.
         buffers_failed_ = true;
+        // log-rule: once per vCPU thread (buffers_failed_)
         logf(LogLevel::warn,
              "io_uring: guest RAM not registered as fixed buffers (%s); using "
              "vectored I/O",

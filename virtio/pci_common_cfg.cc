@@ -146,6 +146,14 @@ uint16_t VirtioPciCommonCfg::queue_vector(uint16_t queue) const {
 
 uint8_t VirtioPciCommonCfg::status() const {
     std::lock_guard lock(mutex_);
+    return shown_status_locked();
+}
+
+uint8_t VirtioPciCommonCfg::shown_status_locked() const {
+    // 4.1.4.3.1: "present a 0 in device_status once that is done": a reset is not done while a
+    // request taken before it may still write guest memory (the driver reuses that memory once
+    // it reads 0). Until then the status reads as it was when 0 was written; the driver polls.
+    if (status_ == 0 && !device_.quiesced()) return status_before_reset_;
     return status_;
 }
 
@@ -165,7 +173,7 @@ uint64_t VirtioPciCommonCfg::read_field(uint64_t offset) const {
         case kNumQueues:
             return queue_count_;
         case kDeviceStatus:
-            return status_;
+            return shown_status_locked();
         case kConfigGeneration:
             return generation_.load();
         case kQueueSelect:
@@ -253,7 +261,8 @@ void VirtioPciCommonCfg::write_status(uint8_t value, VirtioInterrupt& interrupt,
                                       WriteEffects& effects) {
     if (value == 0) {
         // 4.1.4.3.1: "The device MUST reset when 0 is written to device_status, and present a 0
-        // in device_status once that is done." The reset is synchronous.
+        // in device_status once that is done." The registers reset at once; the status reads 0
+        // once the device has nothing in flight (shown_status_locked).
         reset_locked();
         effects.reset = true;
         return;
@@ -292,6 +301,8 @@ void VirtioPciCommonCfg::write_status(uint8_t value, VirtioInterrupt& interrupt,
 }
 
 void VirtioPciCommonCfg::reset_locked() {
+    // A second reset while the first is under way keeps showing what the first found.
+    if (status_ != 0) status_before_reset_ = status_;
     device_.reset();
     device_feature_select_ = 0;
     driver_feature_select_ = 0;

@@ -65,6 +65,8 @@ class VirtioPciCommonCfg {
 
   private:
     [[nodiscard]] uint64_t read_field(uint64_t offset) const;  // needs mutex_
+    // device_status as the driver reads it (needs mutex_): not 0 while a reset is under way.
+    [[nodiscard]] uint8_t shown_status_locked() const;
     void write_field(uint64_t offset, uint64_t value, VirtioInterrupt& interrupt,
                      WriteEffects& effects);  // needs mutex_
     void write_status(uint8_t value, VirtioInterrupt& interrupt, WriteEffects& effects);
@@ -87,6 +89,7 @@ class VirtioPciCommonCfg {
     uint32_t driver_feature_select_ = 0;
     uint64_t driver_features_ = 0;
     uint8_t status_ = 0;
+    uint8_t status_before_reset_ = 0;  // shown while a reset waits for requests in flight
     uint16_t queue_select_ = 0;
     std::vector<VirtqueueConfig> queues_;
 

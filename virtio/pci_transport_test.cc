@@ -41,6 +41,7 @@ class FakeVirtioDevice final : public VirtioDevice {
         return accept;
     }
     void reset() override { ++resets; }
+    bool quiesced() const override { return !in_flight; }
     void notify(uint16_t queue) override { notified.push_back(queue); }
 
     uint64_t offered = feature_bit(0) | feature_bit(9) | feature_bit(VIRTIO_F_EVENT_IDX) |
@@ -48,6 +49,7 @@ class FakeVirtioDevice final : public VirtioDevice {
     uint16_t queues = 4;
     uint16_t max_size = 256;
     bool accept = true;
+    bool in_flight = false;  // requests that may still write guest memory
     std::array<uint8_t, 64> config{};
     int activations = 0;
     int resets = 0;
@@ -447,6 +449,29 @@ TEST_F(VirtioPciTest, ResetClearsTransportState) {
     EXPECT_EQ(sink->messages.size(), messages);
     // The MSI-X table is PCI function state, not virtio state: it survives.
     EXPECT_EQ(bar_read(kMsixTableOffset + 16, 4), 0xfee01000u);
+}
+
+// 4.1.4.3.1: "present a 0 in device_status once that is done": not while requests the device
+// took before the reset can still write guest memory. The driver polls until it reads 0.
+TEST_F(VirtioPciTest, ResetReadsBackZeroOnlyOnceNothingIsInFlight) {
+    bring_up();
+    const uint8_t running = status();
+    device->in_flight = true;
+    const int resets = device->resets;
+    set_status(0);
+    EXPECT_EQ(device->resets, resets + 1);
+    EXPECT_EQ(status(), running);  // still resetting
+    EXPECT_EQ(status(), running);
+    device->in_flight = false;
+    EXPECT_EQ(status(), 0u);
+    // A second reset written while the first is under way reads the same until it is done.
+    bring_up();
+    device->in_flight = true;
+    set_status(0);
+    set_status(0);
+    EXPECT_EQ(status(), running);
+    device->in_flight = false;
+    EXPECT_EQ(status(), 0u);
 }
 
 TEST_F(VirtioPciTest, QueueSelectOutOfRange) {

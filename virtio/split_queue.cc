@@ -44,6 +44,9 @@ const char* describe(QueueError error) {
             return "avail idx more than queue size ahead";
         case QueueError::head_out_of_range:
             return "available head index outside the table";
+        case QueueError::too_many_in_flight:
+            return "more chains in flight than the queue has descriptors (a head re-posted "
+                   "before it was used)";
     }
     return "unknown queue error";
 }
@@ -138,6 +141,14 @@ PopResult SplitQueue::pop(DescriptorChain& out) {
     if (last_avail_ == avail_idx_shadow_) {
         if (!refresh_avail_idx()) return PopResult::broken;
         if (last_avail_ == avail_idx_shadow_) return PopResult::empty;
+    }
+    // Every chain starts at a descriptor of the table, and the driver must not make one
+    // available again before we used it (2.7.13), so at most `size` chains are ever owed. One
+    // more means the driver re-posted a head still in flight: refusing it bounds the device's
+    // work (and its request slots) by the ring, whatever the guest does.
+    if (outstanding_ >= config_.size) {
+        mark_broken(QueueError::too_many_in_flight);
+        return PopResult::broken;
     }
     const uint64_t slot = last_avail_ & (config_.size - 1u);
     const uint16_t head =

@@ -9,7 +9,8 @@
 //    descriptors before it), our used->idx is written with release semantics (it publishes the
 //    used entries and the data written into the buffers);
 //  - a guest index that makes no sense (avail->idx more than `size` ahead, a head outside the
-//    table) marks the queue broken: it stops, and the transport sets DEVICE_NEEDS_RESET.
+//    table, more than `size` chains owed at once) marks the queue broken: it stops, and the
+//    transport sets DEVICE_NEEDS_RESET.
 //
 // Not thread-safe: one thread (the vCPU thread that owns the queue) drives it.
 #pragma once
@@ -44,6 +45,7 @@ enum class QueueError : uint8_t {
     // Found while running: the ring is corrupt.
     avail_index_ahead,
     head_out_of_range,
+    too_many_in_flight,
 };
 
 [[nodiscard]] const char* describe(QueueError error);

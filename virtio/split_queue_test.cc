@@ -251,6 +251,31 @@ TEST_F(SplitQueueTest, DecrementedAvailIndexBreaksTheQueue) {
     EXPECT_EQ(queue.pop(chain), PopResult::broken);
 }
 
+// Every chain starts at a descriptor of the table, and the driver may not make a descriptor
+// available again before the device has used it (2.7.13: the device owns a buffer until it is
+// used), so at most `size` chains can be outstanding. A driver that re-posts heads still in
+// flight breaks the queue instead of growing the device's work beyond the ring.
+TEST_F(SplitQueueTest, MoreChainsInFlightThanTheQueueSizeBreaksTheQueue) {
+    TestVirtqueue q(2);
+    const uint16_t head = q.add_chain({{0x1000, 16, false}});
+    SplitQueue queue;
+    ASSERT_EQ(queue.enable(q.config(), q.memory()), QueueError::none);
+    DescriptorChain a, b, c;
+    ASSERT_EQ(queue.pop(a), PopResult::chain);
+    q.make_available(head);  // again, while the device still owns it
+    ASSERT_EQ(queue.pop(b), PopResult::chain);
+    EXPECT_EQ(queue.outstanding(), 2u);
+    q.make_available(head);
+    const PopResult third = queue.pop(c);
+    if (third == PopResult::chain) (void)queue.push_used(std::move(c.token()), 0);
+    EXPECT_EQ(third, PopResult::broken);
+    EXPECT_EQ(queue.error(), QueueError::too_many_in_flight);
+    EXPECT_FALSE(queue.has_available());
+    // A broken queue takes no used entries; the tokens are let go all the same.
+    EXPECT_FALSE(queue.push_used(std::move(a.token()), 0));
+    EXPECT_FALSE(queue.push_used(std::move(b.token()), 0));
+}
+
 TEST_F(SplitQueueTest, HeadOutsideTheTableBreaksTheQueue) {
     TestVirtqueue q(16);
     SplitQueue queue;

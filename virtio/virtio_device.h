@@ -47,8 +47,11 @@ class VirtioDevice {
     [[nodiscard]] virtual bool activate(uint64_t features, std::span<const VirtqueueConfig> queues,
                                         VirtioInterrupt& interrupt) = 0;
     // The driver wrote 0 to device_status: drop all queue state; in-flight requests complete
-    // into nothing.
+    // into nothing, and issue nothing more (a DISCARD's ranges left, a request's next chunk).
     virtual void reset() = 0;
+    // False while requests taken before a reset may still write guest memory: the transport
+    // presents device_status 0 only once this is true (virtio 1.2, 4.1.4.3.1). Any thread.
+    [[nodiscard]] virtual bool quiesced() const = 0;
     // A notification that did not come through an ioeventfd (an MMIO exit on the notify area).
     virtual void notify(uint16_t queue) = 0;
 };

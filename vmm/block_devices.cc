@@ -28,6 +28,7 @@ void write_config32(PciDevice& device, uint32_t offset, uint32_t value) {
 // One line per limited drive: its limits, in the words `nvmevm bench` uses.
 void log_rate_limits(const DriveConfig& drive) {
     if (!drive.rate_limits.any()) return;
+    // log-rule: setup
     logf(LogLevel::info, "drive %s: I/O limits: %s", drive.id.c_str(),
          describe(drive.rate_limits).c_str());
 }
@@ -88,6 +89,7 @@ void BlockDevices::add_drives(const VmConfig& config, const GuestMemory& memory,
         options.rate_limits = drive_config.rate_limits;
         drive->device = std::make_shared<VirtioBlk>(memory, drive->backing, options);
         if (const BlkBlockSizes& sizes = drive->device->block_sizes(); sizes.emulated()) {
+            // log-rule: setup
             logf(LogLevel::info,
                  "drive %s: presenting %u-byte sectors on %u-byte blocks (logical_block_size): "
                  "the guest is told the physical block is %u bytes, and requests not aligned "
@@ -96,6 +98,9 @@ void BlockDevices::add_drives(const VmConfig& config, const GuestMemory& memory,
                  backing.logical_block_size());
         }
         drive->transport = VirtioPciTransport::create(drive->device, msi_);
+        drive->bar = std::make_unique<PciBarMapping>(mmio_, drive->transport->bar_device(),
+                                                     VirtioPciTransport::bar_size(),
+                                                     "drive " + drive_config.id);
         Drive& d = *drive;
         drives_.push_back(std::move(drive));
         // Cleared by unplug(): the transport outlives this object in the PCI host.
@@ -110,6 +115,7 @@ void BlockDevices::add_drives(const VmConfig& config, const GuestMemory& memory,
         write_config32(*d.transport, 0x10, static_cast<uint32_t>(bar));
         write_config32(*d.transport, 0x14, static_cast<uint32_t>(bar >> 32));
         write_config32(*d.transport, 0x04, kPciCommandMemory);
+        // log-rule: setup
         logf(LogLevel::info,
              "drive %s: %s, %llu bytes, engine %s%s, PCI 00:%02x.0, BAR 0x%llx, %u queues, "
              "%u-byte blocks",
@@ -136,8 +142,10 @@ void BlockDevices::unplug() noexcept {
     // The vCPUs have stopped: no configuration write runs concurrently.
     for (auto& drive : drives_) {
         drive->transport->set_bar_callback({});
-        if (drive->bar) bind_doorbells(*drive, *drive->bar, false);  // noexcept when unbinding
-        drive->bar.reset();
+        if (!drive->bar) continue;  // failed before it was made
+        // noexcept when unbinding
+        if (const auto mapped = drive->bar->mapped()) bind_doorbells(*drive, *mapped, false);
+        drive->bar->unmap();
     }
 }
 
@@ -150,6 +158,7 @@ void BlockDevices::flush_all() const {
     for (const auto& drive : drives_) {
         if (drive->backing->read_only()) continue;
         if (const int rc = drive->backing->flush_sync(); rc < 0)
+            // log-rule: at stop, once per drive
             logf(LogLevel::error, "drive %s: flush at stop failed: %s", drive->id.c_str(),
                  std::strerror(-rc));
     }
@@ -184,21 +193,11 @@ BlockDevices::Totals BlockDevices::totals() const {
 
 void BlockDevices::on_bar_change(Drive& drive, const PciBarChange& change) {
     if (change.index != 0) return;
-    if (change.old_address) {
-        bind_doorbells(drive, *change.old_address, false);
-        mmio_.remove(*change.old_address);
-    }
-    drive.bar.reset();
-    if (change.new_address) {
-        if (!mmio_.try_add(*change.new_address, VirtioPciTransport::bar_size(),
-                           drive.transport->bar_device())) {
-            logf(LogLevel::warn, "drive %s: BAR 0 moved onto another device at 0x%llx; not mapped",
-                 drive.id.c_str(), static_cast<unsigned long long>(*change.new_address));
-            return;
-        }
-        drive.bar = *change.new_address;
-        bind_doorbells(drive, *change.new_address, true);
-    }
+    // Only what this drive bound and mapped itself is undone: while BAR 0 overlaps another
+    // device it is decoded nowhere (devices/pci_bar_mapping.h), and the range there is not ours.
+    if (const auto mapped = drive.bar->mapped()) bind_doorbells(drive, *mapped, false);
+    if (const auto mapped = drive.bar->move_to(change.new_address))
+        bind_doorbells(drive, *mapped, true);
 }
 
 void BlockDevices::bind_doorbells(Drive& drive, uint64_t bar, bool bind) {
@@ -211,8 +210,8 @@ void BlockDevices::bind_doorbells(Drive& drive, uint64_t bar, bool bind) {
                 vm_.add_mmio_eventfd(address, 0, drive.device->queue_eventfd(q));
             } catch (const std::exception& e) {
                 // The doorbell still works through an MMIO exit (VirtioDevice::notify), slower.
-                logf(LogLevel::warn, "drive %s queue %u: no ioeventfd (%s)", drive.id.c_str(), q,
-                     e.what());
+                logf_limited(log_limit_, LogLevel::warn, "drive %s queue %u: no ioeventfd (%s)",
+                             drive.id.c_str(), q, e.what());
             }
         } else {
             vm_.remove_mmio_eventfd(address, 0, drive.device->queue_eventfd(q));

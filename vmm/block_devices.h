@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "devices/io_bus.h"
+#include "devices/pci_bar_mapping.h"
 #include "devices/pci_host.h"
 #include "storage/backing.h"
 #include "virtio/blk_device.h"
@@ -68,7 +69,9 @@ class BlockDevices {
         std::shared_ptr<const Backing> backing;   // shared with the device and its engines
         std::shared_ptr<VirtioBlk> device;
         std::shared_ptr<VirtioPciTransport> transport;
-        std::optional<uint64_t> bar;  // where BAR 0 is decoded now
+        // BAR 0 on the MMIO bus: where it is decoded now (nowhere while the guest leaves it
+        // on another device's range).
+        std::unique_ptr<PciBarMapping> bar;
     };
     void add_drives(const VmConfig& config, const GuestMemory& memory, PciHost& pci);
     // Leaves nothing in the PCI host or KVM that points at this object.
@@ -81,6 +84,7 @@ class BlockDevices {
     std::shared_ptr<KvmMsiSink> msi_;  // shared with the transports
     std::vector<std::unique_ptr<Drive>> drives_;
     std::vector<std::unique_ptr<BlkVcpuService>> services_;
+    RateLimiter log_limit_;  // lines a guest's BAR moves can cause
 };
 
 }  // namespace nvmevm

@@ -156,9 +156,11 @@ void KvmVm::add_mmio_eventfd(uint64_t address, uint32_t length, int eventfd) con
 void KvmVm::remove_mmio_eventfd(uint64_t address, uint32_t length, int eventfd) const noexcept {
     kvm_ioeventfd io = mmio_eventfd(address, length, eventfd);
     io.flags = KVM_IOEVENTFD_FLAG_DEASSIGN;
+    // The guest moves BARs as often as it likes: each move unbinds the doorbells.
+    static RateLimiter log_limit;
     if (::ioctl(fd(), KVM_IOEVENTFD, &io) < 0)
-        logf(LogLevel::warn, "KVM_IOEVENTFD deassign at 0x%llx failed",
-             static_cast<unsigned long long>(address));
+        logf_limited(log_limit, LogLevel::warn, "KVM_IOEVENTFD deassign at 0x%llx failed",
+                     static_cast<unsigned long long>(address));
 }
 
 }  // namespace nvmevm

@@ -94,6 +94,7 @@ void Vcpu::configure_msrs() {
         msrs.entries()[0].index = index;
         msrs.entries()[0].data = value;
         if (::ioctl(fd_.get(), kvm_abi::kSetMsrs, msrs.data()) != 1)
+            // log-rule: setup
             logf(LogLevel::debug, "vcpu %u: KVM refused MSR 0x%x", index_, index);
     }
 }

@@ -68,6 +68,7 @@ class FakeDevice final : public VirtioDevice {
         return accept;
     }
     void reset() override { active = false; }
+    bool quiesced() const override { return true; }
     void notify(uint16_t queue) override {
         if (queue >= queues) fail("notify() for a queue the device does not have");
     }
