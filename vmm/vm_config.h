@@ -15,9 +15,8 @@
 #include <utility>
 #include <vector>
 
-#include "vmm/confinement.h"
-
 #include "storage/io_rate_limiter.h"
+#include "vmm/confinement.h"
 
 namespace nvmevm {
 
