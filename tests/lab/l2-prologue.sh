@@ -33,4 +33,25 @@ l2_stuck() {
     while :; do sleep 1; done
 }
 
+# l2_watch_stuck_requests: in the background, a request on /dev/vda still in flight 5 s later
+# is stuck (nothing takes that long here, even under TCG): print the block layer's view of it
+# (debugfs: op, flags, tag) once per stuck set, as L2-STUCK-REQUESTS and L2-STUCK lines.
+l2_watch_stuck_requests() {
+    mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+    (prev=""; said=""
+     while sleep 5; do
+         busy=$(cat /sys/kernel/debug/block/vda/hctx*/busy 2>/dev/null)
+         sample=$busy
+         # Still the same set a moment later (not one that was just completing)?
+         [ -n "$busy" ] && [ "$busy" = "$prev" ] && sleep 1 &&
+             [ "$(cat /sys/kernel/debug/block/vda/hctx*/busy 2>/dev/null)" = "$busy" ] || busy=""
+         if [ -n "$busy" ] && [ "$busy" != "$said" ]; then
+             echo "L2-STUCK-REQUESTS t=$(cut -d' ' -f1 /proc/uptime) inflight=$(cat /sys/block/vda/inflight | tr -s ' ')"
+             for h in /sys/kernel/debug/block/vda/hctx*; do sed "s|^|L2-STUCK ${h##*/} |" $h/busy; done
+             said=$busy
+         fi
+         prev=$sample
+     done) &
+}
+
 # ---- scenario ----

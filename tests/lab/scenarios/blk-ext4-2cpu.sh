@@ -69,23 +69,7 @@ echo "L2-MQ-QUEUES=$(ls /sys/block/vda/mq | wc -l)"
 for d in /sys/block/vda/mq/*; do
     echo "L2-MQ ${d##*/} cpus=$(cat $d/cpu_list) nr_tags=$(cat $d/nr_tags) nr_reserved_tags=$(cat $d/nr_reserved_tags)"
 done
-# A watchdog: a request still in flight 5 s later is stuck (nothing takes that long here, even
-# under TCG); print the block layer's view of it (debugfs: op, flags, tag) once per stuck set.
-mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
-(prev=""; said=""
- while sleep 5; do
-     busy=$(cat /sys/kernel/debug/block/vda/hctx*/busy 2>/dev/null)
-     sample=$busy
-     # Still the same set a moment later (not one that was just completing)?
-     [ -n "$busy" ] && [ "$busy" = "$prev" ] && sleep 1 &&
-         [ "$(cat /sys/kernel/debug/block/vda/hctx*/busy 2>/dev/null)" = "$busy" ] || busy=""
-     if [ -n "$busy" ] && [ "$busy" != "$said" ]; then
-         echo "L2-STUCK-REQUESTS t=$(cut -d' ' -f1 /proc/uptime) inflight=$(cat /sys/block/vda/inflight | tr -s ' ')"
-         for h in /sys/kernel/debug/block/vda/hctx*; do sed "s|^|L2-STUCK ${h##*/} |" $h/busy; done
-         said=$busy
-     fi
-     prev=$sample
- done) &
+l2_watch_stuck_requests  # tests/lab/l2-prologue.sh
 mkdir -p /mnt
 echo "L2-MOUNT-START opts=${mount_opts:-none}"
 mount -t ext4 ${mount_opts:+-o "$mount_opts"} /dev/vda /mnt && echo "L2-MOUNT=ok" || fail "mount"

@@ -77,5 +77,5 @@ lab_host_check() {
     debugfs -R "dump /gpt.img $img" "$LAB_NVME_DISK" >/dev/null 2>&1
     gpt_check_image "$img"
     rm -f "$img"
-    gpt_check_stats
+    lab_check_rmw_stats
 }

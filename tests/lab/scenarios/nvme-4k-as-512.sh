@@ -159,16 +159,6 @@ l2_stuck poweroff
 SH
 }
 
-# The exit line of nvmevm: requests served by the 512-byte emulation (blk_rmw) and no errors.
-nvme_4k512_check_stats() {
-    local stats rmw errors
-    stats=$(grep -a -m 1 'nvmevm: info: stats:' "$LAB_CONSOLE")
-    rmw=$(sed -n 's/.* blk_rmw=\([0-9]*\).*/\1/p' <<<"$stats")
-    errors=$(sed -n 's/.* blk_errors=\([0-9]*\).*/\1/p' <<<"$stats")
-    [[ ${rmw:-0} -gt 0 ]] || echo "nvmevm served no request by read-modify-write: ${stats:-no stats line}"
-    [[ ${errors:-} == 0 ]] || echo "nvmevm counted blk_errors=${errors:-?}: ${stats:-no stats line}"
-}
-
 lab_host_check() {
     local got want out rc l2
     want=$(nvme_4k512_aligned | sha256sum | cut -d' ' -f1)
@@ -234,6 +224,6 @@ EOF
         count=$(sed -n "s/.* $name=\([0-9]*\).*/\1/p" <<<"$counters")
         [[ ${count:-0} -gt 0 ]] || echo "nvmevm issued no NVMe $name commands: ${counters:-no counter line}"
     done
-    nvme_4k512_check_stats
+    lab_check_rmw_stats
     return 0
 }

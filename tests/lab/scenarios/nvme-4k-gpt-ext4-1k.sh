@@ -154,21 +154,7 @@ echo "L2-VDA-BLOCKS lbs=$(cat $q/logical_block_size) pbs=$(cat $q/physical_block
 echo "L2-MQ-QUEUES=$(ls /sys/block/vda/mq | wc -l)"
 [ -b /dev/vda1 ] || fail "no /dev/vda1"
 echo "L2-VDA1=present start=$(cat /sys/block/vda/vda1/start) size=$(cat /sys/block/vda/vda1/size) alignment_offset=$(cat /sys/block/vda/vda1/alignment_offset)"
-# A watchdog: a request still in flight 5 s later is stuck; print the block layer's view of it.
-mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
-(prev=""; said=""
- while sleep 5; do
-     busy=$(cat /sys/kernel/debug/block/vda/hctx*/busy 2>/dev/null)
-     sample=$busy
-     [ -n "$busy" ] && [ "$busy" = "$prev" ] && sleep 1 &&
-         [ "$(cat /sys/kernel/debug/block/vda/hctx*/busy 2>/dev/null)" = "$busy" ] || busy=""
-     if [ -n "$busy" ] && [ "$busy" != "$said" ]; then
-         echo "L2-STUCK-REQUESTS t=$(cut -d' ' -f1 /proc/uptime) inflight=$(cat /sys/block/vda/inflight | tr -s ' ')"
-         for h in /sys/kernel/debug/block/vda/hctx*; do sed "s|^|L2-STUCK ${h##*/} |" $h/busy; done
-         said=$busy
-     fi
-     prev=$sample
- done) &
+l2_watch_stuck_requests  # tests/lab/l2-prologue.sh
 mkdir -p /mnt
 mount -t ext4 -o discard,init_itable=0 /dev/vda1 /mnt && echo "L2-MOUNT=ok" || fail "mount /dev/vda1"
 echo "L2-EXT4-BLOCK=$(stat -f -c %S /mnt)"
@@ -236,16 +222,6 @@ l2_stuck poweroff
 SH
 }
 
-# The exit line of nvmevm: requests served by the 512-byte emulation (blk_rmw) and no errors.
-gpt_check_stats() {
-    local stats rmw errors
-    stats=$(grep -a -m 1 'nvmevm: info: stats:' "$LAB_CONSOLE")
-    rmw=$(sed -n 's/.* blk_rmw=\([0-9]*\).*/\1/p' <<<"$stats")
-    errors=$(sed -n 's/.* blk_errors=\([0-9]*\).*/\1/p' <<<"$stats")
-    [[ ${rmw:-0} -gt 0 ]] || echo "nvmevm served no request by read-modify-write: ${stats:-no stats line}"
-    [[ ${errors:-} == 0 ]] || echo "nvmevm counted blk_errors=${errors:-?}: ${stats:-no stats line}"
-}
-
 # gpt_check_image IMG: prints one line per problem with the GPT image L2 used (partition table,
 # fsck of the partition, every file against its pipeline and against what L2 printed).
 gpt_check_image() {
@@ -272,7 +248,7 @@ gpt_check_image() {
 
 lab_host_check() {
     gpt_check_image "$LAB_NVME_DISK"
-    gpt_check_stats
+    lab_check_rmw_stats
     local counters name count
     counters=$(grep -a -m 1 'nvme /dev/ng0n1: read=' "$LAB_CONSOLE")
     for name in read write flush dsm write_zeroes; do
