@@ -171,6 +171,11 @@ uint64_t BlockDevices::largest_writable_file() const {
     return largest;
 }
 
+bool BlockDevices::has_passthrough() const {
+    return std::any_of(drives_.begin(), drives_.end(),
+                       [](const auto& drive) { return drive->engine == DriveEngine::nvme; });
+}
+
 BlockDevices::Totals BlockDevices::totals() const {
     Totals totals;
     for (const auto& drive : drives_) {

@@ -61,6 +61,8 @@ class BlockDevices {
     [[nodiscard]] Totals totals() const;
     // The capacity of the largest writable drive on a regular file (0: none), for RLIMIT_FSIZE.
     [[nodiscard]] uint64_t largest_writable_file() const;
+    // Whether a drive uses NVMe passthrough (engine nvme).
+    [[nodiscard]] bool has_passthrough() const;
 
   private:
     struct Drive {

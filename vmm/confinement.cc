@@ -130,7 +130,10 @@ ConfinementReport confine_process(const ConfinementPlan& plan) {
         if (!sandbox.cgroup.empty()) join_cgroup(sandbox.cgroup);
         enter_namespaces_and_empty_root();
         if (plan.memlock_bytes != 0) set_limit(RLIMIT_MEMLOCK, plan.memlock_bytes, "MEMLOCK");
-        drop_privileges(sandbox.uid, sandbox.gid);
+        if (plan.keep_root_because.empty())
+            drop_privileges(sandbox.uid, sandbox.gid);
+        else
+            report.kept_root = true;
         report.sandboxed = true;
     }
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("PR_SET_NO_NEW_PRIVS");

@@ -39,11 +39,15 @@ struct ConfinementPlan {
     // RLIMIT_MEMLOCK after the uid drop: guest RAM registered as io_uring fixed buffers counts
     // against it for an unprivileged user.
     uint64_t memlock_bytes = 0;
+    // Not empty: the sandbox keeps uid 0 (namespaces and the empty root still apply), because a
+    // drive needs root's capability (NVMe passthrough before Linux 6.2: nvme/privilege.h).
+    std::string keep_root_because;
 };
 
 // What confine_process did, for the log and tests.
 struct ConfinementReport {
     bool sandboxed = false;
+    bool kept_root = false;       // the uid drop was left out (ConfinementPlan::keep_root_because)
     std::string skipped_because;  // why the sandbox was not applied in automatic mode
     int open_fds = 0;             // RLIMIT_NOFILE was set to the highest open fd + 1
 };

@@ -15,6 +15,7 @@
 #include "foundation/file_image.h"
 #include "foundation/log.h"
 #include "foundation/process_stats.h"
+#include "nvme/privilege.h"
 #include "vmm/block_devices.h"
 #include "vmm/confinement.h"
 #include "vmm/kvm.h"
@@ -179,8 +180,16 @@ void confine(const VmConfig& config, const BlockDevices& drives) {
     // The console file grows with what the guest prints: no file size limit then.
     plan.max_file_bytes = config.console == ConsoleKind::file ? 0 : drives.largest_writable_file();
     plan.memlock_bytes = (config.memory_mib << 20) + (uint64_t{64} << 20);
+    if (drives.has_passthrough() && nvme_passthrough_needs_admin_here())
+        plan.keep_root_because =
+            "NVMe passthrough needs CAP_SYS_ADMIN before Linux 6.2 (nvme/privilege.h)";
     const ConfinementReport report = confine_process(plan);
-    if (report.sandboxed) {
+    if (report.kept_root) {
+        logf(LogLevel::warn,
+             "sandbox: new mount, IPC, UTS and network namespaces and an empty read-only root, "
+             "but uid 0 kept: %s; the seccomp filter still applies",
+             plan.keep_root_because.c_str());
+    } else if (report.sandboxed) {
         logf(LogLevel::info,
              "sandbox: new mount, IPC, UTS and network namespaces, an empty read-only root, uid "
              "%u gid %u%s%s",
