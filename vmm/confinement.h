@@ -42,6 +42,10 @@ struct ConfinementPlan {
     // Not empty: the sandbox keeps uid 0 (namespaces and the empty root still apply), because a
     // drive needs root's capability (NVMe passthrough before Linux 6.2: nvme/privilege.h).
     std::string keep_root_because;
+    // Descriptors allowed beyond the highest one open now (RLIMIT_NOFILE). 0 for nvmevm, which
+    // opens nothing after setup; a sanitizer runtime needs a few (UBSan's vptr check probes
+    // memory through a pipe, and reports a false "invalid vptr" when it cannot make one).
+    unsigned fd_headroom = 0;
 };
 
 // What confine_process did, for the log and tests.
