@@ -140,7 +140,7 @@ ConfinementReport confine_process(const ConfinementPlan& plan) {
     if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) fail("PR_SET_DUMPABLE");
     set_limit(RLIMIT_CORE, 0, "CORE");
     if (report.open_fds > 0)
-        set_limit(RLIMIT_NOFILE, static_cast<rlim_t>(report.open_fds), "NOFILE");
+        set_limit(RLIMIT_NOFILE, static_cast<rlim_t>(report.open_fds) + plan.fd_headroom, "NOFILE");
     if (plan.max_file_bytes != 0) {
         // Past the limit a write fails with EFBIG instead of killing the process.
         ::signal(SIGXFSZ, SIG_IGN);

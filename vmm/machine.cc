@@ -176,7 +176,10 @@ void log_io_figures(const MachineCounters& all) {
 void confine(const VmConfig& config, const BlockDevices& drives) {
     ConfinementPlan plan;
     plan.sandbox = config.sandbox;
-    if (kSanitizerBuild) plan.sandbox.mode = SandboxMode::off;
+    if (kSanitizerBuild) {
+        plan.sandbox.mode = SandboxMode::off;
+        plan.fd_headroom = 64;
+    }
     // The console file grows with what the guest prints: no file size limit then.
     plan.max_file_bytes = config.console == ConsoleKind::file ? 0 : drives.largest_writable_file();
     plan.memlock_bytes = (config.memory_mib << 20) + (uint64_t{64} << 20);
