@@ -54,4 +54,16 @@ l2_watch_stuck_requests() {
      done) &
 }
 
+# l2_report_queues_used: whether both request queues of /dev/vda completed requests, from the
+# interrupts of each (L2-MQ-IRQS lines, then L2-MQ-BOTH-USED=yes|no).
+l2_report_queues_used() {
+    used=0
+    for qn in 0 1; do
+        n=$(awk -v q="virtio0-req.$qn" '$NF == q { s = 0; for (i = 2; i < NF; i++) if ($i ~ /^[0-9]+$/) s += $i; print s }' /proc/interrupts)
+        echo "L2-MQ-IRQS req.$qn=${n:-none}"
+        [ "${n:-0}" -gt 0 ] && used=$((used + 1))
+    done
+    [ "$used" = 2 ] && echo "L2-MQ-BOTH-USED=yes" || echo "L2-MQ-BOTH-USED=no"
+}
+
 # ---- scenario ----

@@ -101,14 +101,7 @@ sync
 echo "L2-FSTRIM=$(fstrim -v /mnt 2>&1 | tr '\n' ' ')"
 echo "L2-IO-END uptime=$(cut -d' ' -f1 /proc/uptime)"
 grep -i virtio /proc/interrupts | sed 's/^/L2-IRQ /' | tr -s ' '
-# Both request queues must have completed requests: count the interrupts of each.
-used=0
-for qn in 0 1; do
-    n=$(awk -v q="virtio0-req.$qn" '$NF == q { s = 0; for (i = 2; i < NF; i++) if ($i ~ /^[0-9]+$/) s += $i; print s }' /proc/interrupts)
-    echo "L2-MQ-IRQS req.$qn=${n:-none}"
-    [ "${n:-0}" -gt 0 ] && used=$((used + 1))
-done
-[ "$used" = 2 ] && echo "L2-MQ-BOTH-USED=yes" || echo "L2-MQ-BOTH-USED=no"
+l2_report_queues_used  # tests/lab/l2-prologue.sh
 df -k /mnt | tail -n 1 | sed 's/^/L2-DF /'
 case "$mount_opts" in *init_itable*)
     # ext4's lazy init thread zeroes the inode tables (WRITE_ZEROES) in the background: let it
